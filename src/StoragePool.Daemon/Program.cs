@@ -1,0 +1,1 @@
+namespace StoragePool.Daemon; internal static class Program { private static int Main() => 0; }
