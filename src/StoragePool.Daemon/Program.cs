@@ -1,1 +1,42 @@
-namespace StoragePool.Daemon; internal static class Program { private static int Main() => 0; }
+using System.CommandLine;
+using StoragePool.Core.Errors;
+using StoragePool.Daemon.Hosting;
+
+namespace StoragePool.Daemon;
+
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        var config = new Option<string?>("--config") { Description = "JSON config file (default /etc/storagepool/storagepoold.json as root, ~/.config/storagepool/storagepoold.json otherwise)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "where metadata and the default store live (default /var/lib/storagepool as root, ~/.local/share/storagepool otherwise)" };
+        var apiSocket = new Option<string?>("--api-socket") { Description = "unix socket of the REST API (default /run/storagepool/api.sock as root, $XDG_RUNTIME_DIR/storagepool/api.sock otherwise)" };
+        var listen = new Option<string?>("--listen") { Description = "also serve the REST API on TCP, ADDR:PORT (e.g. 10.0.0.2:7100); every call needs the token" };
+        var noDefaultPool = new Option<bool>("--no-default-pool") { Description = "on first start, do not create store 'local' under the data directory and pool 'default' on it" };
+        var root = new RootCommand(
+            "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
+            "the D-Bus API (org.storagepool.StoragePool1) and /metrics.\n\n" +
+            "The API token comes from the config file's \"token\", or STORAGEPOOL_TOKEN, or is generated into the data directory; " +
+            "it is copied to api.token beside the API socket (mode 0600) for the local CLI.\n\n" +
+            "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100")
+        {
+            config, dataDir, apiSocket, listen, noDefaultPool,
+        };
+        root.SetAction(async (result, ct) =>
+        {
+            try
+            {
+                var options = DaemonOptions.Resolve(result.GetValue(config), result.GetValue(dataDir), result.GetValue(apiSocket),
+                    result.GetValue(listen), result.GetValue(noDefaultPool) ? false : null);
+                return await DaemonHost.RunAsync(options, ct);
+            }
+            catch (StoragePoolException e)
+            {
+                await Console.Error.WriteLineAsync($"storagepoold: error: {e.Message}");
+                return e.Code.ExitCode();
+            }
+        });
+        // The host handles SIGTERM/SIGINT itself and stops gracefully.
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using StoragePool.Core.Model;
+
+namespace StoragePool.Api;
+
+/// <summary>The one JSON shape of the API: snake_case names, enums as snake_case strings.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UseStringEnumConverter = true,
+    WriteIndented = true)]
+[JsonSerializable(typeof(StoreInfo))]
+[JsonSerializable(typeof(IReadOnlyList<StoreInfo>))]
+[JsonSerializable(typeof(PoolInfo))]
+[JsonSerializable(typeof(IReadOnlyList<PoolInfo>))]
+[JsonSerializable(typeof(VolumeInfo))]
+[JsonSerializable(typeof(IReadOnlyList<VolumeInfo>))]
+[JsonSerializable(typeof(VolumeChange))]
+[JsonSerializable(typeof(SnapshotInfo))]
+[JsonSerializable(typeof(IReadOnlyList<SnapshotInfo>))]
+[JsonSerializable(typeof(StatusInfo))]
+[JsonSerializable(typeof(AddStoreRequest))]
+[JsonSerializable(typeof(CreatePoolRequest))]
+[JsonSerializable(typeof(CreateVolumeRequest))]
+[JsonSerializable(typeof(ResizeVolumeRequest))]
+[JsonSerializable(typeof(CreateSnapshotRequest))]
+[JsonSerializable(typeof(CloneVolumeRequest))]
+[JsonSerializable(typeof(RevertVolumeRequest))]
+[JsonSerializable(typeof(Problem))]
+public sealed partial class ApiJsonContext : JsonSerializerContext
+{
+}
+
+public static class ApiJson
+{
+    public static JsonSerializerOptions Options => ApiJsonContext.Default.Options;
+}

@@ -1,0 +1,33 @@
+namespace StoragePool.Api;
+
+/// <summary>
+/// The REST API's routes, in one place for the server and the client. Every route needs
+/// <c>Authorization: Bearer TOKEN</c>. Names in paths are validated names, so they need no escaping.
+/// </summary>
+public static class ApiRoutes
+{
+    public const string Status = "/v1/status";
+    public const string Stores = "/v1/stores";
+    public const string Pools = "/v1/pools";
+    public const string Volumes = "/v1/volumes";
+    public const string Metrics = "/metrics";
+
+    public static string Store(string name) => $"{Stores}/{name}";
+
+    public static string Pool(string name) => $"{Pools}/{name}";
+
+    /// <summary>GET lists (optionally <c>?pool=</c>), POST creates in <c>/v1/pools/{pool}/volumes</c>.</summary>
+    public static string PoolVolumes(string pool) => $"{Pool(pool)}/volumes";
+
+    public static string Volume(string pool, string name) => $"{PoolVolumes(pool)}/{name}";
+
+    public static string VolumeResize(string pool, string name) => $"{Volume(pool, name)}/resize";
+
+    public static string VolumeRevert(string pool, string name) => $"{Volume(pool, name)}/revert";
+
+    public static string VolumeClone(string pool, string name) => $"{Volume(pool, name)}/clone";
+
+    public static string Snapshots(string pool, string volume) => $"{Volume(pool, volume)}/snapshots";
+
+    public static string Snapshot(string pool, string volume, string name) => $"{Snapshots(pool, volume)}/{name}";
+}

@@ -1,0 +1,615 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using StoragePool.Cluster.Metadata;
+using StoragePool.Core.Capacity;
+using StoragePool.Core.Errors;
+using StoragePool.Core.Model;
+using StoragePool.Core.Naming;
+using StoragePool.Core.Sizes;
+using StoragePool.Storage;
+
+namespace StoragePool.Cluster.Control;
+
+/// <summary>
+/// Every operation on stores, pools, volumes and snapshots of this node. Metadata is the truth of
+/// what exists; each operation that touches data first records its intent (a state other than
+/// <see cref="ObjectState.Ready"/>), then changes the data, then records the result. After a crash,
+/// <see cref="RecoverAsync"/> rolls every intent forward or back, so nothing is left half-made.
+/// Mutations are serialized (one node, one writer); reads run freely.
+/// </summary>
+public sealed class PoolManager : IDisposable
+{
+    private readonly IMetadataStore _metadata;
+    private readonly ILogger _logger;
+    private readonly CrashPoints _crash;
+    private readonly OperationMetrics _metrics;
+    private readonly SemaphoreSlim _mutation = new(1, 1);
+    private readonly ConcurrentDictionary<string, (StoreRecord Record, IVolumeStore Store)> _stores = new();
+
+    public PoolManager(IMetadataStore metadata, ILogger<PoolManager> logger, OperationMetrics metrics, CrashPoints? crashPoints = null)
+    {
+        _metadata = metadata;
+        _logger = logger;
+        _metrics = metrics;
+        _crash = crashPoints ?? CrashPoints.None;
+    }
+
+    public void Dispose() => _mutation.Dispose();
+
+    public static string Version { get; } =
+        typeof(PoolManager).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    // ---------------------------------------------------------------- stores
+
+    public async Task<IReadOnlyList<StoreInfo>> ListStoresAsync(CancellationToken ct = default)
+    {
+        var snapshot = await ReadAllAsync(ct);
+        return snapshot.Stores.Select(s => StoreInfoOf(s, snapshot)).ToList();
+    }
+
+    public Task<StoreInfo> AddStoreAsync(string name, string path, double? overcommitRatio, double? watermarkPercent, CancellationToken ct = default) =>
+        MutateAsync("store.add", async () =>
+        {
+            Names.Validate(NameKind.Store, name);
+            var record = new StoreRecord(name, StoreBackends.File, Path.GetFullPath(path),
+                overcommitRatio ?? Admission.DefaultOvercommitRatio, watermarkPercent ?? Admission.DefaultWatermarkPercent,
+                DateTimeOffset.UtcNow);
+            Admission.ValidatePolicy(record.OvercommitRatio, record.WatermarkPercent);
+            var all = await ReadAllAsync(ct);
+            if (all.Stores.Any(s => s.Name == name))
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"store '{name}' already exists");
+            }
+            if (all.Stores.FirstOrDefault(s => s.Path == record.Path) is { } other)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists,
+                    $"path '{record.Path}' is already store '{other.Name}'; a directory can hold one store");
+            }
+            VolumeStores.ValidatePath(record.Backend, record.Path);
+            var result = await _metadata.TxnAsync(
+                new Transaction([Compare.Absent(MetadataKeys.Store(name))], [new Op.Put(MetadataKeys.Store(name), MetadataJson.Encode(record))]), ct);
+            if (!result.Succeeded)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"store '{name}' already exists");
+            }
+            _logger.StoreAdded(name, record.Path);
+            return StoreInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
+    public Task RemoveStoreAsync(string name, CancellationToken ct = default) =>
+        MutateAsync("store.remove", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var store = all.Store(name);
+            var pools = all.Pools.Where(p => p.Store == name).Select(p => p.Name).ToList();
+            if (pools.Count > 0)
+            {
+                throw new StoragePoolException(ErrorCode.StoreInUse,
+                    $"store '{name}' holds pool(s) {string.Join(", ", pools.Select(p => $"'{p}'"))}; delete them first");
+            }
+            await _metadata.TxnAsync(Transaction.Of(new Op.Delete(MetadataKeys.Store(store.Name))), ct);
+            _stores.TryRemove(name, out _);
+            return 0;
+        }, ct);
+
+    // ---------------------------------------------------------------- pools
+
+    public async Task<IReadOnlyList<PoolInfo>> ListPoolsAsync(CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        return all.Pools.Select(p => PoolInfoOf(p, all)).ToList();
+    }
+
+    public async Task<PoolInfo> GetPoolAsync(string name, CancellationToken ct = default)
+    {
+        Names.Validate(NameKind.Pool, name);
+        var all = await ReadAllAsync(ct);
+        return PoolInfoOf(all.Pool(name), all);
+    }
+
+    public Task<PoolInfo> CreatePoolAsync(string name, string store, CancellationToken ct = default) =>
+        MutateAsync("pool.create", async () =>
+        {
+            Names.Validate(NameKind.Pool, name);
+            Names.Validate(NameKind.Store, store);
+            var all = await ReadAllAsync(ct);
+            var storeKv = await _metadata.GetAsync(MetadataKeys.Store(store), ct)
+                ?? throw NotFound(ErrorCode.StoreNotFound, $"store '{store}'", "storagepool store list");
+            var record = new PoolRecord(name, store, DateTimeOffset.UtcNow);
+            var result = await _metadata.TxnAsync(new Transaction(
+                [Compare.Absent(MetadataKeys.Pool(name)), Compare.ModRevisionIs(storeKv.Key, storeKv.ModRevision)],
+                [new Op.Put(MetadataKeys.Pool(name), MetadataJson.Encode(record))]), ct);
+            if (!result.Succeeded)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"pool '{name}' already exists");
+            }
+            _logger.PoolCreated(name, store);
+            return PoolInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
+    public Task DeletePoolAsync(string name, CancellationToken ct = default) =>
+        MutateAsync("pool.delete", async () =>
+        {
+            Names.Validate(NameKind.Pool, name);
+            var all = await ReadAllAsync(ct);
+            all.Pool(name);
+            var volumes = all.Volumes.Where(v => v.Pool == name).ToList();
+            if (volumes.Count > 0)
+            {
+                throw new StoragePoolException(ErrorCode.PoolNotEmpty,
+                    $"pool '{name}' still has {volumes.Count} volume(s) ({string.Join(", ", volumes.Take(5).Select(v => v.Name))}" +
+                    $"{(volumes.Count > 5 ? ", ..." : string.Empty)}); delete them first");
+            }
+            await _metadata.TxnAsync(Transaction.Of(new Op.Delete(MetadataKeys.Pool(name))), ct);
+            _logger.PoolDeleted(name);
+            return 0;
+        }, ct);
+
+    // ---------------------------------------------------------------- volumes
+
+    public async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(string? pool, CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        if (pool is not null)
+        {
+            Names.Validate(NameKind.Pool, pool);
+            all.Pool(pool);
+        }
+        return all.Volumes.Where(v => pool is null || v.Pool == pool).Select(v => VolumeInfoOf(v, all)).ToList();
+    }
+
+    public async Task<VolumeInfo> GetVolumeAsync(VolumeRef volume, CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        return VolumeInfoOf(all.Volume(volume), all);
+    }
+
+    public Task<VolumeChange> CreateVolumeAsync(VolumeRef volume, long sizeBytes, CancellationToken ct = default) =>
+        MutateAsync("volume.create", async () =>
+        {
+            var (size, note) = VolumeSize.Normalize(sizeBytes);
+            var all = await ReadAllAsync(ct);
+            var pool = all.Pool(volume.Pool);
+            if (all.FindVolume(volume) is not null)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"volume '{volume}' already exists");
+            }
+            var (storeRecord, store) = OpenStore(all.Store(pool.Store));
+            Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), size, 0,
+                $"create volume '{volume}' of {ByteSize.Format(size)}");
+
+            var record = new VolumeRecord(Ids.New(), volume.Pool, volume.Name, size, DateTimeOffset.UtcNow, ObjectState.Creating);
+            await PutNewAsync(MetadataKeys.Volume(volume.Pool, volume.Name), MetadataJson.Encode(record), $"volume '{volume}'", ct);
+            _crash.Reached(CrashPoints.VolumeCreateRecorded);
+            store.CreateVolume(record.Id, size);
+            _crash.Reached(CrashPoints.VolumeCreateData);
+            record = await PutVolumeAsync(record with { State = ObjectState.Ready }, ct);
+            _logger.VolumeCreated(volume, size);
+            return new VolumeChange(VolumeInfoOf(record, await ReadAllAsync(ct)), note is null ? [] : [note]);
+        }, ct);
+
+    public Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, CancellationToken ct = default) =>
+        MutateAsync("volume.resize", async () =>
+        {
+            var (size, note) = VolumeSize.Normalize(sizeBytes);
+            var all = await ReadAllAsync(ct);
+            var record = ReadyVolume(all, volume);
+            if (size < record.SizeBytes && !allowShrink)
+            {
+                throw new StoragePoolException(ErrorCode.ShrinkNotAllowed,
+                    $"volume '{volume}' is {ByteSize.Format(record.SizeBytes)}; cannot shrink to {ByteSize.Format(size)} " +
+                    "without --allow-shrink (data past the new end is lost)");
+            }
+            var notes = note is null ? new List<string>() : [note];
+            if (size == record.SizeBytes)
+            {
+                notes.Add($"volume '{volume}' is already {ByteSize.Format(size)}; nothing changed");
+                return new VolumeChange(VolumeInfoOf(record, all), notes);
+            }
+            var (storeRecord, store) = StoreOfPool(all, record.Pool);
+            if (size > record.SizeBytes)
+            {
+                Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), size - record.SizeBytes, 0,
+                    $"grow volume '{volume}' to {ByteSize.Format(size)}");
+            }
+            record = await PutVolumeAsync(record with { State = ObjectState.Resizing, PendingSize = size }, ct);
+            _crash.Reached(CrashPoints.VolumeResizeMarked);
+            store.ResizeVolume(record.Id, size);
+            _crash.Reached(CrashPoints.VolumeResizeData);
+            record = await PutVolumeAsync(record with { State = ObjectState.Ready, SizeBytes = size, PendingSize = null }, ct);
+            _logger.VolumeResized(volume, size);
+            return new VolumeChange(VolumeInfoOf(record, await ReadAllAsync(ct)), notes);
+        }, ct);
+
+    public Task DeleteVolumeAsync(VolumeRef volume, bool withSnapshots, CancellationToken ct = default) =>
+        MutateAsync("volume.delete", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var record = all.Volume(volume);
+            var snapshots = all.SnapshotsOf(record).ToList();
+            if (snapshots.Count > 0 && !withSnapshots)
+            {
+                throw new StoragePoolException(ErrorCode.VolumeHasSnapshots,
+                    $"volume '{volume}' has {snapshots.Count} snapshot(s) ({string.Join(", ", snapshots.Take(5).Select(s => s.Name))}); " +
+                    "delete them first or pass --with-snapshots");
+            }
+            await _metadata.TxnAsync(Transaction.Of(
+                [.. snapshots.Select(s => Put(s with { State = ObjectState.Deleting })), Put(record with { State = ObjectState.Deleting })]), ct);
+            _crash.Reached(CrashPoints.VolumeDeleteMarked);
+            await FinishVolumeDeleteAsync(all, record with { State = ObjectState.Deleting }, ct);
+            _logger.VolumeDeleted(volume);
+            return 0;
+        }, ct);
+
+    public Task<VolumeInfo> CloneVolumeAsync(SnapshotRef source, VolumeRef target, CancellationToken ct = default) =>
+        MutateAsync("volume.clone", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var snapshot = ReadySnapshot(all, source);
+            var sourcePool = all.Pool(source.Pool);
+            var targetPool = all.Pool(target.Pool);
+            if (all.FindVolume(target) is not null)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"volume '{target}' already exists");
+            }
+            if (sourcePool.Store != targetPool.Store)
+            {
+                throw new StoragePoolException(ErrorCode.Unsupported,
+                    $"pool '{target.Pool}' is on store '{targetPool.Store}' but '{source}' is on store '{sourcePool.Store}'; " +
+                    "clone into a pool on the same store, then move the volume");
+            }
+            var (storeRecord, store) = OpenStore(all.Store(sourcePool.Store));
+            Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), snapshot.SizeBytes,
+                store.GetSnapshotAllocatedBytes(snapshot.Id), $"clone '{source}' to '{target}'");
+
+            var record = new VolumeRecord(Ids.New(), target.Pool, target.Name, snapshot.SizeBytes, DateTimeOffset.UtcNow,
+                ObjectState.Creating, PendingSnapshotId: snapshot.Id);
+            await PutNewAsync(MetadataKeys.Volume(target.Pool, target.Name), MetadataJson.Encode(record), $"volume '{target}'", ct);
+            _crash.Reached(CrashPoints.VolumeCloneRecorded);
+            var method = await store.CloneFromSnapshotAsync(snapshot.Id, record.Id, ct);
+            _crash.Reached(CrashPoints.VolumeCloneData);
+            record = await PutVolumeAsync(record with { State = ObjectState.Ready, PendingSnapshotId = null }, ct);
+            _logger.VolumeCloned(source, target, method);
+            return VolumeInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
+    public Task<VolumeInfo> RevertVolumeAsync(SnapshotRef snapshotRef, CancellationToken ct = default) =>
+        MutateAsync("volume.revert", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var volume = ReadyVolume(all, snapshotRef.VolumeRef);
+            var snapshot = ReadySnapshot(all, snapshotRef);
+            var (storeRecord, store) = StoreOfPool(all, volume.Pool);
+            Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name),
+                Math.Max(0, snapshot.SizeBytes - volume.SizeBytes), store.GetSnapshotAllocatedBytes(snapshot.Id),
+                $"revert '{snapshotRef.VolumeRef}' to '{snapshotRef}'");
+            var record = await PutVolumeAsync(volume with { State = ObjectState.Reverting, PendingSnapshotId = snapshot.Id }, ct);
+            _crash.Reached(CrashPoints.VolumeRevertMarked);
+            await store.RevertToSnapshotAsync(record.Id, snapshot.Id, ct);
+            _crash.Reached(CrashPoints.VolumeRevertData);
+            record = await PutVolumeAsync(record with { State = ObjectState.Ready, SizeBytes = snapshot.SizeBytes, PendingSnapshotId = null }, ct);
+            _logger.VolumeReverted(snapshotRef);
+            return VolumeInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
+    // ---------------------------------------------------------------- snapshots
+
+    public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(VolumeRef volume, CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        var record = all.Volume(volume);
+        return all.SnapshotsOf(record).Select(s => SnapshotInfoOf(s, all)).ToList();
+    }
+
+    public Task<SnapshotInfo> CreateSnapshotAsync(SnapshotRef snapshotRef, CancellationToken ct = default) =>
+        MutateAsync("snapshot.create", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var volume = ReadyVolume(all, snapshotRef.VolumeRef);
+            if (all.FindSnapshot(snapshotRef) is not null)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists, $"snapshot '{snapshotRef}' already exists");
+            }
+            var (storeRecord, store) = StoreOfPool(all, volume.Pool);
+            Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), volume.SizeBytes,
+                store.GetVolumeAllocatedBytes(volume.Id), $"snapshot '{snapshotRef.VolumeRef}'");
+            var record = new SnapshotRecord(Ids.New(), volume.Pool, volume.Name, volume.Id, snapshotRef.Name, volume.SizeBytes,
+                DateTimeOffset.UtcNow, ObjectState.Creating);
+            await PutNewAsync(SnapshotKey(record), MetadataJson.Encode(record), $"snapshot '{snapshotRef}'", ct);
+            _crash.Reached(CrashPoints.SnapshotCreateRecorded);
+            var method = await store.CreateSnapshotAsync(volume.Id, record.Id, ct);
+            _crash.Reached(CrashPoints.SnapshotCreateData);
+            record = record with { State = ObjectState.Ready };
+            await _metadata.TxnAsync(Transaction.Of(Put(record)), ct);
+            _logger.SnapshotCreated(snapshotRef, method);
+            return SnapshotInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
+    public Task DeleteSnapshotAsync(SnapshotRef snapshotRef, CancellationToken ct = default) =>
+        MutateAsync("snapshot.delete", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var record = all.Snapshot(snapshotRef) with { State = ObjectState.Deleting };
+            await _metadata.TxnAsync(Transaction.Of(Put(record)), ct);
+            _crash.Reached(CrashPoints.SnapshotDeleteMarked);
+            await FinishSnapshotDeleteAsync(all, record, ct);
+            _logger.SnapshotDeleted(snapshotRef);
+            return 0;
+        }, ct);
+
+    // ---------------------------------------------------------------- status, changes, recovery
+
+    public async Task<StatusInfo> GetStatusAsync(CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        var stores = all.Stores.Select(s => StoreInfoOf(s, all)).ToList();
+        return new StatusInfo(Version, Environment.MachineName, stores, all.Pools.Select(p => PoolInfoOf(p, all)).ToList(),
+            all.Volumes.Count, all.Snapshots.Count, stores.Sum(s => s.ProvisionedBytes), stores.Sum(s => s.AllocatedBytes));
+    }
+
+    /// <summary>
+    /// Every change to stores, pools, volumes and snapshots from now on, until cancelled. An object
+    /// is <see cref="ChangeKind.Added"/> when it first becomes ready, <see cref="ChangeKind.Removed"/>
+    /// when its record goes; operations in flight in between are not reported.
+    /// </summary>
+    public async IAsyncEnumerable<ObjectChange> WatchChangesAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var start = await _metadata.RangeAsync("/", ct);
+        var ready = new HashSet<string>(start.Items.Where(kv => IsReady(kv)).Select(kv => kv.Key), StringComparer.Ordinal);
+        await foreach (var e in _metadata.WatchAsync("/", start.Revision + 1, ct))
+        {
+            if (MetadataKeys.Parse(e.Kv.Key) is not { } obj)
+            {
+                continue;
+            }
+            if (e.Type == WatchEventType.Delete)
+            {
+                if (ready.Remove(e.Kv.Key))
+                {
+                    yield return new ObjectChange(obj.Kind, ChangeKind.Removed, obj.Name);
+                }
+            }
+            else if (IsReady(e.Kv))
+            {
+                yield return new ObjectChange(obj.Kind, ready.Add(e.Kv.Key) ? ChangeKind.Added : ChangeKind.Changed, obj.Name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Finishes or rolls back every operation a crash interrupted: creates roll back (the data may
+    /// be partial), deletes, resizes and reverts roll forward (the user asked for them and the data
+    /// steps repeat safely). Run once at start, before serving.
+    /// </summary>
+    public Task RecoverAsync(CancellationToken ct = default) =>
+        MutateAsync("recover", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            foreach (var snapshot in all.Snapshots.Where(s => s.State != ObjectState.Ready))
+            {
+                var (_, store) = StoreOfPool(all, snapshot.Pool);
+                if (snapshot.State == ObjectState.Creating)
+                {
+                    store.DeleteSnapshot(snapshot.Id);
+                    await _metadata.TxnAsync(Transaction.Of(new Op.Delete(SnapshotKey(snapshot))), ct);
+                }
+                else
+                {
+                    await FinishSnapshotDeleteAsync(all, snapshot, ct);
+                }
+                _logger.RecoveredSnapshot(snapshot.Pool, snapshot.Volume, snapshot.Name, snapshot.State);
+            }
+            foreach (var volume in all.Volumes.Where(v => v.State != ObjectState.Ready))
+            {
+                var (_, store) = StoreOfPool(all, volume.Pool);
+                switch (volume.State)
+                {
+                    case ObjectState.Creating:
+                        store.DeleteVolume(volume.Id);
+                        await _metadata.TxnAsync(Transaction.Of(new Op.Delete(MetadataKeys.Volume(volume.Pool, volume.Name))), ct);
+                        break;
+                    case ObjectState.Deleting:
+                        await FinishVolumeDeleteAsync(all, volume, ct);
+                        break;
+                    case ObjectState.Resizing:
+                        var size = volume.PendingSize ?? volume.SizeBytes;
+                        store.ResizeVolume(volume.Id, size);
+                        await PutVolumeAsync(volume with { State = ObjectState.Ready, SizeBytes = size, PendingSize = null }, ct);
+                        break;
+                    case ObjectState.Reverting:
+                        var snapshot = all.Snapshots.Single(s => s.Id == volume.PendingSnapshotId);
+                        await store.RevertToSnapshotAsync(volume.Id, snapshot.Id, ct);
+                        await PutVolumeAsync(volume with { State = ObjectState.Ready, SizeBytes = snapshot.SizeBytes, PendingSnapshotId = null }, ct);
+                        break;
+                    default:
+                        throw new UnreachableException($"volume state {volume.State}");
+                }
+                _logger.RecoveredVolume(volume.Pool, volume.Name, volume.State);
+            }
+            ReportUnknownData(await ReadAllAsync(ct));
+            return 0;
+        }, ct);
+
+    // ---------------------------------------------------------------- steps shared by operations and recovery
+
+    private async Task FinishVolumeDeleteAsync(MetadataView all, VolumeRecord volume, CancellationToken ct)
+    {
+        var (_, store) = StoreOfPool(all, volume.Pool);
+        var snapshots = all.SnapshotsOf(volume).ToList();
+        foreach (var s in snapshots)
+        {
+            store.DeleteSnapshot(s.Id);
+        }
+        store.DeleteVolume(volume.Id);
+        _crash.Reached(CrashPoints.VolumeDeleteData);
+        await _metadata.TxnAsync(Transaction.Of(
+            [.. snapshots.Select(s => (Op)new Op.Delete(SnapshotKey(s))), new Op.Delete(MetadataKeys.Volume(volume.Pool, volume.Name))]), ct);
+    }
+
+    private async Task FinishSnapshotDeleteAsync(MetadataView all, SnapshotRecord snapshot, CancellationToken ct)
+    {
+        var (_, store) = StoreOfPool(all, snapshot.Pool);
+        store.DeleteSnapshot(snapshot.Id);
+        _crash.Reached(CrashPoints.SnapshotDeleteData);
+        await _metadata.TxnAsync(Transaction.Of(new Op.Delete(SnapshotKey(snapshot))), ct);
+    }
+
+    /// <summary>Data in a store that no record names: never deleted automatically (it may be someone's), only reported.</summary>
+    private void ReportUnknownData(MetadataView all)
+    {
+        foreach (var storeRecord in all.Stores)
+        {
+            var (_, store) = OpenStore(storeRecord);
+            var known = all.Volumes.Select(v => v.Id).Concat(all.Snapshots.Select(s => s.Id)).ToHashSet(StringComparer.Ordinal);
+            foreach (var id in store.ListVolumeIds().Concat(store.ListSnapshotIds()).Where(id => !known.Contains(id)))
+            {
+                _logger.UnknownData(storeRecord.Name, id);
+            }
+        }
+    }
+
+    private async Task PutNewAsync(string key, byte[] value, string what, CancellationToken ct)
+    {
+        var result = await _metadata.TxnAsync(new Transaction([Compare.Absent(key)], [new Op.Put(key, value)]), ct);
+        if (!result.Succeeded)
+        {
+            throw new StoragePoolException(ErrorCode.AlreadyExists, $"{what} already exists");
+        }
+    }
+
+    private async Task<VolumeRecord> PutVolumeAsync(VolumeRecord record, CancellationToken ct)
+    {
+        await _metadata.TxnAsync(Transaction.Of(Put(record)), ct);
+        return record;
+    }
+
+    private static Op.Put Put(VolumeRecord v) => new Op.Put(MetadataKeys.Volume(v.Pool, v.Name), MetadataJson.Encode(v));
+
+    private static Op.Put Put(SnapshotRecord s) => new Op.Put(SnapshotKey(s), MetadataJson.Encode(s));
+
+    private static string SnapshotKey(SnapshotRecord s) => MetadataKeys.Snapshot(s.Pool, s.Volume, s.Name);
+
+    private static VolumeRecord ReadyVolume(MetadataView all, VolumeRef volume)
+    {
+        var record = all.Volume(volume);
+        return record.State == ObjectState.Ready
+            ? record
+            : throw new StoragePoolException(ErrorCode.Conflict,
+                $"volume '{volume}' is {record.State.ToString().ToLowerInvariant()}; try again when that has finished");
+    }
+
+    private static SnapshotRecord ReadySnapshot(MetadataView all, SnapshotRef snapshot)
+    {
+        var record = all.Snapshot(snapshot);
+        return record.State == ObjectState.Ready
+            ? record
+            : throw new StoragePoolException(ErrorCode.Conflict,
+                $"snapshot '{snapshot}' is {record.State.ToString().ToLowerInvariant()}; try again when that has finished");
+    }
+
+    private static bool IsReady(KeyValue kv) => MetadataKeys.Parse(kv.Key)?.Kind switch
+    {
+        ObjectKind.Volume => MetadataJson.Volume(kv.Value).State == ObjectState.Ready,
+        ObjectKind.Snapshot => MetadataJson.Snapshot(kv.Value).State == ObjectState.Ready,
+        ObjectKind.Store or ObjectKind.Pool => true,
+        _ => false,
+    };
+
+    internal static StoragePoolException NotFound(ErrorCode code, string what, string listCommand) =>
+        new(code, $"{what} does not exist; '{listCommand}' shows what does");
+
+    private (StoreRecord Record, IVolumeStore Store) StoreOfPool(MetadataView all, string pool) =>
+        OpenStore(all.Store(all.Pool(pool).Store));
+
+    private (StoreRecord Record, IVolumeStore Store) OpenStore(StoreRecord record) =>
+        _stores.AddOrUpdate(record.Name,
+            _ => (record, VolumeStores.Open(record)),
+            (_, existing) => existing.Record.Path == record.Path ? (record, existing.Store) : (record, VolumeStores.Open(record)));
+
+    // ---------------------------------------------------------------- views
+
+    private StoreInfo StoreInfoOf(StoreRecord record, MetadataView all)
+    {
+        var (_, store) = OpenStore(record);
+        StoreUsage usage;
+        try
+        {
+            usage = store.GetUsage();
+        }
+        catch (StoragePoolException e)
+        {
+            _logger.StoreUnavailable(record.Name, e.Message);
+            usage = default;
+        }
+        var pools = all.Pools.Where(p => p.Store == record.Name).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var allocated = all.Volumes.Where(v => pools.Contains(v.Pool)).Sum(v => AllocatedOf(store, v))
+            + all.Snapshots.Where(s => pools.Contains(s.Pool)).Sum(s => AllocatedOf(store, s));
+        return new StoreInfo(record.Name, record.Backend, record.Path, usage.CapacityBytes, usage.FreeBytes,
+            all.ProvisionedBytes(record.Name), allocated, record.OvercommitRatio, record.WatermarkPercent, pools.Count);
+    }
+
+    private PoolInfo PoolInfoOf(PoolRecord record, MetadataView all)
+    {
+        var storeRecord = all.Store(record.Store);
+        var (_, store) = OpenStore(storeRecord);
+        var volumes = all.Volumes.Where(v => v.Pool == record.Name).ToList();
+        var snapshots = all.Snapshots.Where(s => s.Pool == record.Name).ToList();
+        var usage = store.GetUsage();
+        return new PoolInfo(record.Name, record.Store, volumes.Count, snapshots.Count,
+            volumes.Sum(v => v.SizeBytes) + snapshots.Sum(s => s.SizeBytes),
+            volumes.Sum(v => AllocatedOf(store, v)) + snapshots.Sum(s => AllocatedOf(store, s)),
+            usage.CapacityBytes, usage.FreeBytes, record.CreatedAt);
+    }
+
+    private VolumeInfo VolumeInfoOf(VolumeRecord record, MetadataView all)
+    {
+        var (_, store) = StoreOfPool(all, record.Pool);
+        return new VolumeInfo(record.Id, record.Pool, record.Name, record.SizeBytes, AllocatedOf(store, record),
+            all.SnapshotsOf(record).Count(), record.State.ToString().ToLowerInvariant(), record.CreatedAt);
+    }
+
+    private SnapshotInfo SnapshotInfoOf(SnapshotRecord record, MetadataView all)
+    {
+        var (_, store) = StoreOfPool(all, record.Pool);
+        return new SnapshotInfo(record.Id, record.Pool, record.Volume, record.Name, record.SizeBytes, AllocatedOf(store, record), record.CreatedAt);
+    }
+
+    private static long AllocatedOf(IVolumeStore store, VolumeRecord v) =>
+        v.State == ObjectState.Ready && store.VolumeExists(v.Id) ? store.GetVolumeAllocatedBytes(v.Id) : 0;
+
+    private static long AllocatedOf(IVolumeStore store, SnapshotRecord s) =>
+        s.State == ObjectState.Ready && store.SnapshotExists(s.Id) ? store.GetSnapshotAllocatedBytes(s.Id) : 0;
+
+    // ---------------------------------------------------------------- plumbing
+
+    private async Task<MetadataView> ReadAllAsync(CancellationToken ct) => MetadataView.From(await _metadata.RangeAsync("/", ct));
+
+    private async Task<T> MutateAsync<T>(string operation, Func<Task<T>> body, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await _mutation.WaitAsync(ct);
+        try
+        {
+            var result = await body();
+            _metrics.Record(operation, null, Stopwatch.GetElapsedTime(started));
+            return result;
+        }
+        catch (StoragePoolException e)
+        {
+            _metrics.Record(operation, e.Code, Stopwatch.GetElapsedTime(started));
+            throw;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _metrics.Record(operation, ErrorCode.IoError, Stopwatch.GetElapsedTime(started));
+            throw new StoragePoolException(ErrorCode.IoError, $"{operation} failed: {e.Message}", e);
+        }
+        finally
+        {
+            _mutation.Release();
+        }
+    }
+}

@@ -1,0 +1,78 @@
+namespace StoragePool.Core.Model;
+
+// What every surface (REST, D-Bus, CLI) shows of the pool. Serialized as JSON with
+// snake_case names (size_bytes, allocated_bytes, ...); sizes are always bytes.
+
+public sealed record StoreInfo(
+    string Name,
+    string Backend,
+    string Path,
+    long CapacityBytes,
+    long FreeBytes,
+    long ProvisionedBytes,
+    long AllocatedBytes,
+    double OvercommitRatio,
+    double WatermarkPercent,
+    int PoolCount);
+
+public sealed record PoolInfo(
+    string Name,
+    string Store,
+    int VolumeCount,
+    int SnapshotCount,
+    long ProvisionedBytes,
+    long AllocatedBytes,
+    long CapacityBytes,
+    long FreeBytes,
+    DateTimeOffset CreatedAt);
+
+public sealed record VolumeInfo(
+    string Id,
+    string Pool,
+    string Name,
+    long SizeBytes,
+    long AllocatedBytes,
+    int SnapshotCount,
+    string State,
+    DateTimeOffset CreatedAt);
+
+public sealed record SnapshotInfo(
+    string Id,
+    string Pool,
+    string Volume,
+    string Name,
+    long SizeBytes,
+    long AllocatedBytes,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A volume after a create or resize, with anything the caller should be told (a size rounded up).</summary>
+public sealed record VolumeChange(VolumeInfo Volume, IReadOnlyList<string> Notes);
+
+public sealed record StatusInfo(
+    string Version,
+    string Node,
+    IReadOnlyList<StoreInfo> Stores,
+    IReadOnlyList<PoolInfo> Pools,
+    int VolumeCount,
+    int SnapshotCount,
+    long ProvisionedBytes,
+    long AllocatedBytes);
+
+/// <summary>What changed, for D-Bus signals and other watchers.</summary>
+public enum ChangeKind
+{
+    Added,
+    Changed,
+    Removed,
+}
+
+public enum ObjectKind
+{
+    Store,
+    Pool,
+    Volume,
+    Snapshot,
+}
+
+/// <summary>One change to the pool's objects. <paramref name="Name"/> is the full name: <c>store</c>, <c>pool</c>, <c>pool/volume</c> or <c>pool/volume@snap</c>.</summary>
+public sealed record ObjectChange(ObjectKind Kind, ChangeKind Change, string Name);

@@ -1,0 +1,138 @@
+using System.Net.Sockets;
+using StoragePool.Api;
+using StoragePool.Cluster.Control;
+using StoragePool.Cluster.Metadata;
+using StoragePool.Core.Errors;
+using StoragePool.Daemon.Metrics;
+using StoragePool.Daemon.Rest;
+
+namespace StoragePool.Daemon.Hosting;
+
+/// <summary>Builds and runs the daemon: metadata, recovery, then the REST, D-Bus and metrics surfaces.</summary>
+internal static class DaemonHost
+{
+    public static async Task<int> RunAsync(DaemonOptions options, CancellationToken ct)
+    {
+        Directory.CreateDirectory(options.DataDir);
+        Directory.CreateDirectory(Path.GetDirectoryName(options.ApiSocket)!);
+        var staleSocket = await ClaimSocketAsync(options.ApiSocket, ct);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = "storagepoold",
+            ContentRootPath = options.DataDir,
+        });
+        ConfigureLogging(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ListenUnixSocket(options.ApiSocket);
+            if (options.Listen is { } endpoint)
+            {
+                kestrel.Listen(endpoint);
+            }
+        });
+
+        await using var metadata = await SqliteMetadataStore.OpenAsync(options.MetadataPath, ct);
+        var fresh = await metadata.GetRevisionAsync(ct) == 0;
+        builder.Services.AddSingleton<IMetadataStore>(metadata);
+        builder.Services.AddSingleton(ProcessCrashPoints.FromEnvironment());
+        builder.Services.AddSingleton<OperationMetrics>();
+        builder.Services.AddSingleton(sp => new PoolManager(sp.GetRequiredService<IMetadataStore>(),
+            sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>()));
+        builder.Services.AddSingleton<PrometheusExporter>();
+
+        await using var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("storagepoold");
+        if (staleSocket)
+        {
+            logger.StaleSocketRemoved(options.ApiSocket);
+        }
+        app.Services.GetRequiredService<PrometheusExporter>(); // listen before the first operation, not at the first scrape
+        var pool = app.Services.GetRequiredService<PoolManager>();
+        await pool.RecoverAsync(ct);
+        if (fresh && options.CreateDefaultPool)
+        {
+            await CreateDefaultPoolAsync(pool, options, logger, ct);
+        }
+
+        app.UseTokenAndProblems(options.Token);
+        app.MapRestApi();
+        var tcp = options.Listen is { } endpoint ? " and http://" + endpoint : string.Empty;
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            File.SetUnixFileMode(options.ApiSocket,
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            var tokenFile = DefaultPaths.TokenFileFor(options.ApiSocket);
+            DaemonOptions.WritePrivateFile(tokenFile, options.Token);
+            if (options.TokenGenerated)
+            {
+                logger.TokenGenerated(options.GeneratedTokenPath, tokenFile);
+            }
+            logger.Serving(PoolManager.Version, options.ApiSocket, tcp, options.DataDir);
+            SystemdNotifier.Notify($"READY=1\nSTATUS=serving on {options.ApiSocket}");
+        });
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            logger.Stopping();
+            SystemdNotifier.Notify("STOPPING=1");
+        });
+        await app.RunAsync(ct);
+        return 0;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 })
+        {
+            logging.AddSystemdConsole(o => o.IncludeScopes = false); // <N> priority prefixes journald understands
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        logging.SetMinimumLevel(LogLevel.Information);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+    }
+
+    /// <summary>Refuses to start when another daemon answers on the socket; removes a stale socket file.</summary>
+    private static async Task<bool> ClaimSocketAsync(string path, CancellationToken ct)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct);
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            return true;
+        }
+        throw new StoragePoolException(ErrorCode.Conflict,
+            $"another storagepoold is already serving {path}; stop it first or use --api-socket");
+    }
+
+    private static async Task CreateDefaultPoolAsync(PoolManager pool, DaemonOptions options, ILogger logger, CancellationToken ct)
+    {
+        try
+        {
+            Directory.CreateDirectory(options.DefaultStorePath);
+            await pool.AddStoreAsync("local", options.DefaultStorePath, null, null, ct);
+            await pool.CreatePoolAsync("default", "local", ct);
+            logger.DefaultPoolCreated(options.DefaultStorePath);
+        }
+        catch (StoragePoolException e)
+        {
+            logger.DefaultPoolFailed(e.Message);
+        }
+    }
+}

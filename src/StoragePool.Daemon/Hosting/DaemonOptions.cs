@@ -1,0 +1,123 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using StoragePool.Api;
+using StoragePool.Core.Errors;
+
+namespace StoragePool.Daemon.Hosting;
+
+/// <summary>The config file (<c>/etc/storagepool/storagepoold.json</c>); every key is optional and the command line wins.</summary>
+public sealed record DaemonConfig(
+    string? DataDir = null,
+    string? ApiSocket = null,
+    string? Listen = null,
+    string? Token = null,
+    bool? CreateDefaultPool = null);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(DaemonConfig))]
+internal sealed partial class DaemonConfigJsonContext : JsonSerializerContext
+{
+}
+
+/// <summary>What the daemon runs with, after the command line, the config file, the environment and the defaults.</summary>
+public sealed record DaemonOptions(
+    string DataDir,
+    string ApiSocket,
+    IPEndPoint? Listen,
+    string Token,
+    bool TokenGenerated,
+    bool CreateDefaultPool)
+{
+    public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
+
+    public string MetadataPath => Path.Combine(DataDir, "metadata.db");
+
+    /// <summary>Where a generated token is kept, so it survives restarts.</summary>
+    public string GeneratedTokenPath => GeneratedTokenPathIn(DataDir);
+
+    public string DefaultStorePath => Path.Combine(DataDir, "stores", "local");
+
+    public static DaemonOptions Resolve(string? configPath, string? dataDir, string? apiSocket, string? listen, bool? createDefaultPool)
+    {
+        var config = LoadConfig(configPath);
+        var resolvedDataDir = Path.GetFullPath(dataDir ?? config.DataDir ?? DefaultPaths.DataDir);
+        var socket = Path.GetFullPath(apiSocket ?? config.ApiSocket ?? DefaultPaths.ApiSocket);
+        var endpoint = (listen ?? config.Listen) is { Length: > 0 } l ? ParseEndpoint(l) : null;
+        var token = config.Token is { Length: > 0 } t ? t
+            : Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } e ? e
+            : null;
+        var generated = false;
+        if (token is null)
+        {
+            (token, generated) = LoadOrCreateToken(GeneratedTokenPathIn(resolvedDataDir));
+        }
+        return new DaemonOptions(resolvedDataDir, socket, endpoint, token, generated, createDefaultPool ?? config.CreateDefaultPool ?? true);
+    }
+
+    private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);
+
+    private static DaemonConfig LoadConfig(string? path)
+    {
+        var explicitPath = path is not null;
+        path ??= DefaultPaths.ConfigFile;
+        if (!File.Exists(path))
+        {
+            return explicitPath
+                ? throw new StoragePoolException(ErrorCode.InvalidArgument, $"config file '{path}' does not exist")
+                : new DaemonConfig();
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), DaemonConfigJsonContext.Default.DaemonConfig) ?? new DaemonConfig();
+        }
+        catch (JsonException e)
+        {
+            throw new StoragePoolException(ErrorCode.InvalidArgument,
+                $"config file '{path}' is not valid: {e.Message} (expected JSON like {{\"listen\": \"127.0.0.1:7100\", \"token\": \"...\"}})", e);
+        }
+    }
+
+    public static IPEndPoint ParseEndpoint(string text)
+    {
+        if (IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0)
+        {
+            return endpoint;
+        }
+        throw new StoragePoolException(ErrorCode.InvalidArgument,
+            $"listen address '{text}' is not ADDR:PORT; for example 127.0.0.1:7100 or [::1]:7100");
+    }
+
+    /// <summary>A token that stays the same across restarts: generated once, kept in the data directory (mode 0600).</summary>
+    private static (string Token, bool Generated) LoadOrCreateToken(string path)
+    {
+        if (File.Exists(path))
+        {
+            return (File.ReadAllText(path).Trim(), false);
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        WritePrivateFile(path, token);
+        return (token, true);
+    }
+
+    /// <summary>Writes a file only its owner can read, atomically.</summary>
+    public static void WritePrivateFile(string path, string content)
+    {
+        var tmp = path + ".tmp";
+        using (var stream = new FileStream(tmp, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(content);
+        }
+        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
