@@ -1,0 +1,145 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using StoragePool.Core.Errors;
+
+namespace StoragePool.Interop;
+
+internal static partial class Interop
+{
+    /// <summary>
+    /// glibc on Linux x86_64. The structures below have that ABI's layout; the errno values are the
+    /// kernel's generic ones. File descriptors travel as <see cref="SafeFileHandle"/> (from
+    /// <see cref="File.OpenHandle"/> or <see cref="Open"/>) so they cannot be closed during a call.
+    /// </summary>
+    internal static partial class Libc
+    {
+        private const string Lib = "libc";
+
+        // lseek whence
+        internal const int SeekData = 3;
+        internal const int SeekHole = 4;
+
+        // fallocate mode
+        internal const int FallocFlKeepSize = 0x01;
+        internal const int FallocFlPunchHole = 0x02;
+
+        /// <summary>ioctl request _IOW(0x94, 9, int): make the target file share all of the source's blocks.</summary>
+        internal const uint FiClone = 0x40049409;
+
+        // open flags
+        internal const int ORdOnly = 0x0;
+        internal const int ODirectory = 0x10000;
+        internal const int OCloExec = 0x80000;
+
+        // errno
+        internal const int ENXIO = 6;
+        internal const int EXDEV = 18;
+        internal const int EINVAL = 22;
+        internal const int ENOTTY = 25;
+        internal const int ENOSPC = 28;
+        internal const int EOPNOTSUPP = 95;
+        internal const int EDQUOT = 122;
+
+        /// <summary>Bytes in one unit of <see cref="FileStatus.Blocks"/> (st_blocks), whatever the file system's block size.</summary>
+        internal const long StatBlockSize = 512;
+
+        /// <summary>Appended to <see cref="ErrorCode.NoSpace"/> messages: what the user can do.</summary>
+        internal const string NoSpaceAdvice =
+            "; free space on the store's file system, or move volumes to another store";
+
+        [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial SafeFileHandle Open(string path, int flags);
+
+        [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
+        internal static partial int FSync(SafeFileHandle fd);
+
+        [LibraryImport(Lib, EntryPoint = "fchmod", SetLastError = true)]
+        internal static partial int FChmod(SafeFileHandle fd, uint mode);
+
+        [LibraryImport(Lib, EntryPoint = "lseek", SetLastError = true)]
+        internal static partial long LSeek(SafeFileHandle fd, long offset, int whence);
+
+        [LibraryImport(Lib, EntryPoint = "fallocate", SetLastError = true)]
+        internal static partial int FAllocate(SafeFileHandle fd, int mode, long offset, long length);
+
+        /// <summary>ioctl(target, FICLONE, source). The kernel reads the third argument as the source's int fd;
+        /// the handle is passed as a register-wide value holding that fd.</summary>
+        [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+        internal static partial int IoctlFiClone(SafeFileHandle target, nuint request, SafeFileHandle source);
+
+        [LibraryImport(Lib, EntryPoint = "fstat", SetLastError = true)]
+        internal static partial int FStat(SafeFileHandle fd, out FileStatus status);
+
+        [LibraryImport(Lib, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int StatVfs(string path, out FileSystemStatus status);
+
+        /// <summary>The exception for the errno the last call left; read it right after that call.</summary>
+        internal static StoragePoolException LastError(string operation) =>
+            Error(Marshal.GetLastPInvokeError(), operation);
+
+        /// <summary>A sentence naming the operation and the system's text for <paramref name="errno"/>.</summary>
+        internal static StoragePoolException Error(int errno, string operation)
+        {
+            var code = CodeFor(errno);
+            var message = $"{operation} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+            return new StoragePoolException(code, code == ErrorCode.NoSpace ? message + NoSpaceAdvice : message);
+        }
+
+        /// <summary>A full file system or quota is <see cref="ErrorCode.NoSpace"/>; anything else is <see cref="ErrorCode.IoError"/>.</summary>
+        internal static ErrorCode CodeFor(int errno) =>
+            errno is ENOSPC or EDQUOT ? ErrorCode.NoSpace : ErrorCode.IoError;
+
+        /// <summary>struct timespec.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct TimeSpec
+        {
+            internal long Seconds;
+            internal long Nanoseconds;
+        }
+
+        /// <summary>struct stat of glibc on x86_64 (144 bytes).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct FileStatus
+        {
+            internal ulong Device;
+            internal ulong Inode;
+            internal ulong LinkCount;
+            internal uint Mode;
+            internal uint UserId;
+            internal uint GroupId;
+            internal int Padding0;
+            internal ulong SpecialDevice;
+            internal long Size;
+            internal long BlockSize;
+
+            /// <summary>Allocated space in units of <see cref="StatBlockSize"/>.</summary>
+            internal long Blocks;
+            internal TimeSpec AccessTime;
+            internal TimeSpec ModificationTime;
+            internal TimeSpec ChangeTime;
+            internal fixed long Reserved[3];
+        }
+
+        /// <summary>struct statvfs of glibc on x86_64 (112 bytes).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct FileSystemStatus
+        {
+            internal ulong BlockSize;
+
+            /// <summary>f_frsize: the unit of <see cref="Blocks"/>, <see cref="BlocksFree"/> and <see cref="BlocksAvailable"/>.</summary>
+            internal ulong FragmentSize;
+            internal ulong Blocks;
+            internal ulong BlocksFree;
+
+            /// <summary>Free blocks an unprivileged user may use (what df shows as available).</summary>
+            internal ulong BlocksAvailable;
+            internal ulong Files;
+            internal ulong FilesFree;
+            internal ulong FilesAvailable;
+            internal ulong FileSystemId;
+            internal ulong Flags;
+            internal ulong NameMax;
+            internal fixed int Spare[6];
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace StoragePool.Storage.Tests.Support;
+
+/// <summary>A fresh directory under the system's temp directory, deleted with everything in it on dispose.</summary>
+internal sealed class TestDirectory : IDisposable
+{
+    public TestDirectory()
+    {
+        Path = Directory.CreateTempSubdirectory("storagepool-storage-test-").FullName;
+    }
+
+    public string Path { get; }
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}
