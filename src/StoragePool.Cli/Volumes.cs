@@ -1,0 +1,138 @@
+using System.CommandLine;
+using StoragePool.Api;
+using StoragePool.Core.Model;
+using StoragePool.Core.Naming;
+using StoragePool.Core.Sizes;
+
+namespace StoragePool.Cli;
+
+/// <summary><c>storagepool volume create|list|show|resize|delete|clone|revert</c>.</summary>
+internal static class Volumes
+{
+    private const string SizeHelp =
+        "The size: a number with an optional unit, e.g. 512M, 10G, 1.5T or 10GiB (units are powers of 1024; rounded up to 4 KiB)";
+
+    public static Command Command(CliContext cli) => CliContext.Group(
+        new Command("volume", "Volumes: thin block devices in a pool, named POOL/NAME")
+        {
+            Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli),
+        },
+        ["storagepool volume create vms/db1 10G", "storagepool volume list vms"]);
+
+    private static Command Create(CliContext cli)
+    {
+        var volume = VolumeArgument("The new volume, as POOL/NAME");
+        var size = new Argument<string>("SIZE") { Description = SizeHelp };
+        return cli.Run(new Command("create", "Create a thin volume; it takes space only as it is written") { volume, size },
+            ["storagepool volume create vms/db1 10G"],
+            async (r, client, ct) =>
+            {
+                var target = VolumeRef.Parse(r.GetRequiredValue(volume));
+                var change = await client.CreateVolumeAsync(target, ByteSize.Parse(r.GetRequiredValue(size)), ct);
+                Report(cli, change, $"created volume {target} ({ByteSize.Format(change.Volume.SizeBytes)})");
+            });
+    }
+
+    private static Command List(CliContext cli)
+    {
+        var pool = new Argument<string?>("POOL") { Description = "Only this pool's volumes", Arity = ArgumentArity.ZeroOrOne };
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("list", "List the volumes of all pools, or of one") { pool, json },
+            ["storagepool volume list", "storagepool volume list vms --json"],
+            async (r, client, ct) =>
+            {
+                var only = r.GetValue(pool) is { } name ? Names.Validate(NameKind.Pool, name) : null;
+                var volumes = await client.ListVolumesAsync(only, ct);
+                cli.Output.List(volumes, r.GetValue(json), ApiJsonContext.Default.IReadOnlyListVolumeInfo, Views.VolumeColumns);
+            });
+    }
+
+    private static Command ShowVolume(CliContext cli)
+    {
+        var volume = VolumeArgument("The volume, as POOL/NAME");
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("show", "Show a volume: its size, the space it takes and its snapshots' count") { volume, json },
+            ["storagepool volume show vms/db1", "storagepool volume show vms/db1 --json"],
+            async (r, client, ct) =>
+            {
+                var info = await client.GetVolumeAsync(VolumeRef.Parse(r.GetRequiredValue(volume)), ct);
+                cli.Output.Item(info, r.GetValue(json), ApiJsonContext.Default.VolumeInfo, Views.Details);
+            });
+    }
+
+    private static Command Resize(CliContext cli)
+    {
+        var volume = VolumeArgument("The volume, as POOL/NAME");
+        var size = new Argument<string>("SIZE") { Description = "The new " + char.ToLowerInvariant(SizeHelp[0]) + SizeHelp[1..] };
+        var allowShrink = new Option<bool>("--allow-shrink")
+        {
+            Description = "Allow a smaller size; the data past the new end is lost",
+        };
+        return cli.Run(new Command("resize", "Grow a volume, or shrink it with --allow-shrink") { volume, size, allowShrink },
+            ["storagepool volume resize vms/db1 20G", "storagepool volume resize vms/db1 5G --allow-shrink"],
+            async (r, client, ct) =>
+            {
+                var target = VolumeRef.Parse(r.GetRequiredValue(volume));
+                var change = await client.ResizeVolumeAsync(target, ByteSize.Parse(r.GetRequiredValue(size)),
+                    r.GetValue(allowShrink), ct);
+                Report(cli, change, $"resized {target} to {ByteSize.Format(change.Volume.SizeBytes)}");
+            });
+    }
+
+    private static Command Delete(CliContext cli)
+    {
+        var volume = VolumeArgument("The volume, as POOL/NAME");
+        var withSnapshots = new Option<bool>("--with-snapshots")
+        {
+            Description = "Delete the volume's snapshots too; without it a volume with snapshots is kept",
+        };
+        return cli.Run(new Command("delete", "Delete a volume and its data") { volume, withSnapshots },
+            ["storagepool volume delete vms/db1", "storagepool volume delete vms/db1 --with-snapshots"],
+            async (r, client, ct) =>
+            {
+                var target = VolumeRef.Parse(r.GetRequiredValue(volume));
+                await client.DeleteVolumeAsync(target, r.GetValue(withSnapshots), ct);
+                cli.Output.Done($"deleted volume {target}");
+            });
+    }
+
+    private static Command Clone(CliContext cli)
+    {
+        var snapshot = Snapshots.SnapshotArgument("The snapshot to clone, as POOL/NAME@SNAP");
+        var target = VolumeArgument("The new volume, as POOL/NAME");
+        return cli.Run(new Command("clone", "Create a new volume from a snapshot") { snapshot, target },
+            ["storagepool volume clone vms/db1@before-upgrade vms/db1-test"],
+            async (r, client, ct) =>
+            {
+                var source = SnapshotRef.Parse(r.GetRequiredValue(snapshot));
+                var clone = await client.CloneVolumeAsync(source, VolumeRef.Parse(r.GetRequiredValue(target)), ct);
+                cli.Output.Done($"cloned {source} to volume {clone.Pool}/{clone.Name} ({ByteSize.Format(clone.SizeBytes)})");
+            });
+    }
+
+    private static Command Revert(CliContext cli)
+    {
+        var snapshot = Snapshots.SnapshotArgument("The snapshot to go back to, as POOL/NAME@SNAP");
+        return cli.Run(new Command("revert", "Put a volume back to a snapshot; what was written since is lost") { snapshot },
+            ["storagepool volume revert vms/db1@before-upgrade"],
+            async (r, client, ct) =>
+            {
+                var source = SnapshotRef.Parse(r.GetRequiredValue(snapshot));
+                var reverted = await client.RevertVolumeAsync(source, ct);
+                cli.Output.Done($"reverted {reverted.Pool}/{reverted.Name} to snapshot {source.Name} "
+                    + $"({ByteSize.Format(reverted.SizeBytes)})");
+            });
+    }
+
+    private static Argument<string> VolumeArgument(string description) =>
+        new("POOL/NAME") { Description = description };
+
+    private static void Report(CliContext cli, VolumeChange change, string done)
+    {
+        foreach (var note in change.Notes)
+        {
+            cli.Output.Note(note);
+        }
+        cli.Output.Done(done);
+    }
+}
