@@ -3,6 +3,7 @@ using StoragePool.Api;
 using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
+using StoragePool.Daemon.DBus;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Rest;
 
@@ -40,6 +41,7 @@ internal static class DaemonHost
         builder.Services.AddSingleton(sp => new PoolManager(sp.GetRequiredService<IMetadataStore>(),
             sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>()));
         builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddHostedService<DBusService>();
 
         await using var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("storagepoold");

@@ -25,6 +25,7 @@ public sealed class PrivateBus : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private bool _disposed;
 
     private PrivateBus(string directory, Process process)
     {
@@ -102,8 +103,14 @@ public sealed class PrivateBus : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops dbus-daemon (by PID) and removes its directory; safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         try
         {
             if (!_process.HasExited)
