@@ -17,11 +17,13 @@ public sealed class StoragePoolClient : IDisposable
 {
     private readonly HttpClient _http;
     private readonly string _where;
+    private readonly string? _socketPath;
 
-    private StoragePoolClient(HttpClient http, string where)
+    private StoragePoolClient(HttpClient http, string where, string? socketPath)
     {
         _http = http;
         _where = where;
+        _socketPath = socketPath;
     }
 
     /// <summary>A client for the daemon listening on a unix socket.</summary>
@@ -44,21 +46,21 @@ public sealed class StoragePoolClient : IDisposable
                 }
             },
         };
-        return Create(handler, new Uri("http://localhost"), token, $"the daemon's socket {socketPath}");
+        return Create(handler, new Uri("http://localhost"), token, $"the daemon's socket {socketPath}", socketPath);
     }
 
     /// <summary>A client for a daemon's TCP address, e.g. <c>http://10.0.0.2:7100</c>.</summary>
     public static StoragePoolClient ForUrl(Uri url, string? token) =>
-        Create(new SocketsHttpHandler(), url, token, url.ToString());
+        Create(new SocketsHttpHandler(), url, token, url.ToString(), null);
 
-    private static StoragePoolClient Create(HttpMessageHandler handler, Uri baseAddress, string? token, string where)
+    private static StoragePoolClient Create(HttpMessageHandler handler, Uri baseAddress, string? token, string where, string? socketPath)
     {
         var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(30) };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
-        return new StoragePoolClient(http, where);
+        return new StoragePoolClient(http, where, socketPath);
     }
 
     public void Dispose() => _http.Dispose();
@@ -161,8 +163,11 @@ public sealed class StoragePoolClient : IDisposable
         }
         catch (HttpRequestException e)
         {
+            var reason = _socketPath is not null && !File.Exists(_socketPath)
+                ? "there is no socket there"
+                : e.InnerException?.Message ?? e.Message;
             throw new StoragePoolException(ErrorCode.DaemonUnavailable,
-                $"cannot reach storagepoold at {_where}: {e.InnerException?.Message ?? e.Message}; " +
+                $"cannot reach storagepoold at {_where}: {reason}; " +
                 "is the daemon running? Start it with 'storagepoold' (or 'systemctl start storagepoold'), " +
                 $"or point the CLI elsewhere with --socket, {DefaultPaths.SocketEnvironmentVariable} or --url", e);
         }

@@ -533,55 +533,55 @@ public sealed class PoolManager : IDisposable
 
     private StoreInfo StoreInfoOf(StoreRecord record, MetadataView all)
     {
-        var (_, store) = OpenStore(record);
-        StoreUsage usage;
-        try
-        {
-            usage = store.GetUsage();
-        }
-        catch (StoragePoolException e)
-        {
-            _logger.StoreUnavailable(record.Name, e.Message);
-            usage = default;
-        }
+        var usage = UsageOf(record);
         var pools = all.Pools.Where(p => p.Store == record.Name).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        var allocated = all.Volumes.Where(v => pools.Contains(v.Pool)).Sum(v => AllocatedOf(store, v))
-            + all.Snapshots.Where(s => pools.Contains(s.Pool)).Sum(s => AllocatedOf(store, s));
+        var allocated = all.Volumes.Where(v => pools.Contains(v.Pool)).Sum(v => AllocatedOf(all, v))
+            + all.Snapshots.Where(s => pools.Contains(s.Pool)).Sum(s => AllocatedOf(all, s));
         return new StoreInfo(record.Name, record.Backend, record.Path, usage.CapacityBytes, usage.FreeBytes,
             all.ProvisionedBytes(record.Name), allocated, record.OvercommitRatio, record.WatermarkPercent, pools.Count);
     }
 
     private PoolInfo PoolInfoOf(PoolRecord record, MetadataView all)
     {
-        var storeRecord = all.Store(record.Store);
-        var (_, store) = OpenStore(storeRecord);
         var volumes = all.Volumes.Where(v => v.Pool == record.Name).ToList();
         var snapshots = all.Snapshots.Where(s => s.Pool == record.Name).ToList();
-        var usage = store.GetUsage();
+        var usage = UsageOf(all.Store(record.Store));
         return new PoolInfo(record.Name, record.Store, volumes.Count, snapshots.Count,
             volumes.Sum(v => v.SizeBytes) + snapshots.Sum(s => s.SizeBytes),
-            volumes.Sum(v => AllocatedOf(store, v)) + snapshots.Sum(s => AllocatedOf(store, s)),
+            volumes.Sum(v => AllocatedOf(all, v)) + snapshots.Sum(s => AllocatedOf(all, s)),
             usage.CapacityBytes, usage.FreeBytes, record.CreatedAt);
     }
 
-    private VolumeInfo VolumeInfoOf(VolumeRecord record, MetadataView all)
-    {
-        var (_, store) = StoreOfPool(all, record.Pool);
-        return new VolumeInfo(record.Id, record.Pool, record.Name, record.SizeBytes, AllocatedOf(store, record),
+    private VolumeInfo VolumeInfoOf(VolumeRecord record, MetadataView all) =>
+        new(record.Id, record.Pool, record.Name, record.SizeBytes, AllocatedOf(all, record),
             all.SnapshotsOf(record).Count(), record.State.ToString().ToLowerInvariant(), record.CreatedAt);
-    }
 
-    private SnapshotInfo SnapshotInfoOf(SnapshotRecord record, MetadataView all)
+    private SnapshotInfo SnapshotInfoOf(SnapshotRecord record, MetadataView all) =>
+        new(record.Id, record.Pool, record.Volume, record.Name, record.SizeBytes, AllocatedOf(all, record), record.CreatedAt);
+
+    // A store whose directory has gone (an unmounted disk) must not take every listing down with it:
+    // views show it with 0 bytes and the log says why; operations on it still fail loudly.
+
+    private StoreUsage UsageOf(StoreRecord record) => Tolerant(record, store => store.GetUsage(), default);
+
+    private long AllocatedOf(MetadataView all, VolumeRecord v) => v.State != ObjectState.Ready ? 0
+        : Tolerant(all.Store(all.Pool(v.Pool).Store), store => store.VolumeExists(v.Id) ? store.GetVolumeAllocatedBytes(v.Id) : 0, 0);
+
+    private long AllocatedOf(MetadataView all, SnapshotRecord s) => s.State != ObjectState.Ready ? 0
+        : Tolerant(all.Store(all.Pool(s.Pool).Store), store => store.SnapshotExists(s.Id) ? store.GetSnapshotAllocatedBytes(s.Id) : 0, 0);
+
+    private T Tolerant<T>(StoreRecord record, Func<IVolumeStore, T> read, T fallback)
     {
-        var (_, store) = StoreOfPool(all, record.Pool);
-        return new SnapshotInfo(record.Id, record.Pool, record.Volume, record.Name, record.SizeBytes, AllocatedOf(store, record), record.CreatedAt);
+        try
+        {
+            return read(OpenStore(record).Store);
+        }
+        catch (StoragePoolException e)
+        {
+            _logger.StoreUnavailable(record.Name, e.Message);
+            return fallback;
+        }
     }
-
-    private static long AllocatedOf(IVolumeStore store, VolumeRecord v) =>
-        v.State == ObjectState.Ready && store.VolumeExists(v.Id) ? store.GetVolumeAllocatedBytes(v.Id) : 0;
-
-    private static long AllocatedOf(IVolumeStore store, SnapshotRecord s) =>
-        s.State == ObjectState.Ready && store.SnapshotExists(s.Id) ? store.GetSnapshotAllocatedBytes(s.Id) : 0;
 
     // ---------------------------------------------------------------- plumbing
 

@@ -37,7 +37,7 @@ public static class Admission
         (long)Math.Min(long.MaxValue, usage.CapacityBytes * store.OvercommitRatio);
 
     /// <summary>Throws <see cref="ErrorCode.NoSpace"/> when adding <paramref name="extraProvisioned"/> bytes is refused.</summary>
-    /// <param name="provisioned">sum of the sizes of the store's volumes now.</param>
+    /// <param name="provisioned">sum of the sizes of the store's volumes and snapshots now (a snapshot can come to hold as much as its volume).</param>
     /// <param name="extraAllocated">bytes the operation writes at once (a sparse copy), 0 for thin operations.</param>
     public static void Check(StoreRecord store, StoreUsage usage, long provisioned, long extraProvisioned,
         long extraAllocated, string what)

@@ -18,7 +18,11 @@ public static partial class ByteSize
 
     private static readonly Dictionary<string, long> Units = new()
     {
-        ["K"] = KiB, ["M"] = MiB, ["G"] = GiB, ["T"] = TiB, ["P"] = PiB,
+        ["K"] = KiB,
+        ["M"] = MiB,
+        ["G"] = GiB,
+        ["T"] = TiB,
+        ["P"] = PiB,
     };
 
     /// <summary>Parses a size; throws <see cref="ErrorCode.InvalidSize"/> with a reason.</summary>

@@ -73,6 +73,27 @@ public class PoolManagerTests
     }
 
     [Test]
+    public async Task A_store_whose_directory_has_gone_shows_empty_and_does_not_break_listings()
+    {
+        await using var f = await Prepared();
+        Directory.Delete(f.StorePath, recursive: true);
+        foreach (var reopen in new[] { false, true })
+        {
+            if (reopen)
+            {
+                await f.ReopenAsync(); // a fresh daemon, which cannot even open the store
+            }
+            var status = await f.Manager.GetStatusAsync();
+            Assert.That(status.Stores.Single().CapacityBytes, Is.Zero);
+            Assert.That(status.Pools.Single().VolumeCount, Is.EqualTo(1));
+            Assert.That((await f.Manager.GetVolumeAsync(V)).AllocatedBytes, Is.Zero);
+            var e = await FailsAsync(() => f.Manager.CreateVolumeAsync(new VolumeRef("p", "w"), ByteSize.MiB));
+            Assert.That(e.Code, Is.AnyOf(ErrorCode.StorePathInvalid, ErrorCode.IoError), e.Message);
+        }
+        Directory.CreateDirectory(f.StorePath); // let the fixture clean up
+    }
+
+    [Test]
     public async Task Unknown_objects_are_reported_by_kind()
     {
         await using var f = await Prepared();
