@@ -1,0 +1,78 @@
+namespace StoragePool.Storage.IO;
+
+/// <summary>
+/// An open volume (or read-only snapshot) as a block device: the one I/O core every consumer
+/// (NBD, FUSE, transfers) goes through. Safe for many concurrent requests. Every request that
+/// changes data (write, trim, write-zeroes) passes <see cref="WritePath"/> before it is acknowledged.
+/// Offsets and lengths are bytes; anything past <see cref="Size"/> is refused with
+/// <see cref="Core.Errors.ErrorCode.InvalidArgument"/>; a write to a read-only volume with
+/// <see cref="Core.Errors.ErrorCode.PermissionDenied"/>.
+/// </summary>
+public interface IBlockVolume
+{
+    /// <summary><c>pool/volume</c> or <c>pool/volume@snapshot</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Size when opened: a grow is seen by the next open.</summary>
+    long Size { get; }
+
+    bool ReadOnly { get; }
+
+    /// <summary>Fires when the volume is taken away (deleted with force, daemon stopping): consumers disconnect.</summary>
+    CancellationToken Revoked { get; }
+
+    ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes every acknowledged write durable, whichever connection made it.</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Discards a range: it reads back as zeros and its space is freed (punched).</summary>
+    ValueTask TrimAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes zeros: a hole unless <see cref="WriteOptions.NoHole"/>; with <see cref="WriteOptions.FastZero"/>
+    /// fails with <see cref="Core.Errors.ErrorCode.Unsupported"/> rather than write zeros slowly.</summary>
+    ValueTask WriteZeroesAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>The allocation status of [offset, offset+length), as consecutive runs covering at least the start.</summary>
+    ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length, CancellationToken cancellationToken = default);
+}
+
+[Flags]
+public enum WriteOptions
+{
+    None = 0,
+
+    /// <summary>Force unit access: durable before acknowledged.</summary>
+    Fua = 1,
+
+    /// <summary>Write-zeroes must allocate (no hole).</summary>
+    NoHole = 2,
+
+    /// <summary>Write-zeroes must be fast (a hole or nothing) or fail.</summary>
+    FastZero = 4,
+}
+
+/// <summary>A run of blocks: <see cref="Hole"/> when unallocated, <see cref="Zero"/> when it reads as zeros.</summary>
+public readonly record struct BlockStatus(long Offset, long Length, bool Hole, bool Zero);
+
+/// <summary>What a write does: the seam where the replication log and QoS will stand.</summary>
+public enum WriteKind
+{
+    Write,
+    Trim,
+    WriteZeroes,
+}
+
+/// <summary>One data-changing request, as every write stage sees it.</summary>
+public readonly record struct WriteRequest(string Volume, WriteKind Kind, long Offset, long Length, WriteOptions Options);
+
+/// <summary>
+/// A stage every data-changing request passes before it is applied and acknowledged, in order:
+/// QoS token buckets will wait here, the replication log will append here.
+/// </summary>
+public interface IWriteStage
+{
+    ValueTask BeforeWriteAsync(WriteRequest request, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+}
