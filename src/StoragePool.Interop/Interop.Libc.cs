@@ -23,6 +23,9 @@ internal static partial class Interop
         internal const int FallocFlKeepSize = 0x01;
         internal const int FallocFlPunchHole = 0x02;
 
+        /// <summary>Zeroes the range and leaves it allocated (as unwritten extents where the file system can).</summary>
+        internal const int FallocFlZeroRange = 0x10;
+
         /// <summary>ioctl request _IOW(0x94, 9, int): make the target file share all of the source's blocks.</summary>
         internal const uint FiClone = 0x40049409;
 
@@ -32,11 +35,14 @@ internal static partial class Interop
         internal const int OCloExec = 0x80000;
 
         // errno
+        internal const int EINTR = 4;
         internal const int ENXIO = 6;
         internal const int EXDEV = 18;
+        internal const int ENODEV = 19;
         internal const int EINVAL = 22;
         internal const int ENOTTY = 25;
         internal const int ENOSPC = 28;
+        internal const int ENOSYS = 38;
         internal const int EOPNOTSUPP = 95;
         internal const int EDQUOT = 122;
 
@@ -52,6 +58,10 @@ internal static partial class Interop
 
         [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
         internal static partial int FSync(SafeFileHandle fd);
+
+        /// <summary>Makes the file's data (and the metadata needed to read it) durable, whichever descriptor wrote it.</summary>
+        [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
+        internal static partial int FDataSync(SafeFileHandle fd);
 
         [LibraryImport(Lib, EntryPoint = "fchmod", SetLastError = true)]
         internal static partial int FChmod(SafeFileHandle fd, uint mode);

@@ -1,5 +1,6 @@
 using StoragePool.Core.Extents;
 using StoragePool.Core.Model;
+using StoragePool.Storage.IO;
 
 namespace StoragePool.Storage;
 
@@ -11,6 +12,23 @@ namespace StoragePool.Storage;
 /// </summary>
 public interface IVolumeStore
 {
+    /// <summary>
+    /// Opens a volume for block I/O: reads, and changes that all pass <paramref name="writes"/> first.
+    /// The caller owns the result and disposes it (closing its descriptor) when its last request has finished.
+    /// Open it as often as needed (one per connection, say): every open sees the same data, and a flush through
+    /// any of them makes the writes of all of them durable.
+    /// </summary>
+    /// <param name="volumeId">the volume's incarnation id.</param>
+    /// <param name="name">how requests and errors name it (<c>pool/volume</c>); <see cref="WriteRequest.Volume"/>.</param>
+    /// <param name="writes">the stages every write, trim and write-zeroes passes before it is applied.</param>
+    /// <param name="revoked">fires when the volume is taken away; the result's <see cref="IBlockVolume.Revoked"/>.</param>
+    BlockVolume OpenVolume(string volumeId, string name, WritePath writes, CancellationToken revoked);
+
+    /// <summary>Opens a snapshot for block I/O, read-only (changes fail with PermissionDenied).
+    /// The caller owns the result and disposes it.</summary>
+    /// <param name="name">how errors name it (<c>pool/volume@snapshot</c>).</param>
+    BlockVolume OpenSnapshot(string snapshotId, string name, CancellationToken revoked);
+
     /// <summary>Capacity and free bytes of the file system (statvfs).</summary>
     StoreUsage GetUsage();
 

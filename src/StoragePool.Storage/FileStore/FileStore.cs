@@ -5,6 +5,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Core.Extents;
 using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
+using StoragePool.Storage.IO;
 using static StoragePool.Interop.Interop;
 
 namespace StoragePool.Storage;
@@ -111,6 +112,32 @@ public sealed class FileStore : IVolumeStore
     /// <summary>The file that holds the snapshot's data.</summary>
     public string GetSnapshotPath(string snapshotId) =>
         Path.Combine(_snapshotsDirectory, CheckId("snapshot", snapshotId) + ImageSuffix);
+
+    public BlockVolume OpenVolume(string volumeId, string name, WritePath writes, CancellationToken revoked)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        return OpenBlockVolume(OpenVolume(volumeId, FileAccess.ReadWrite), name, readOnly: false, writes,
+            $"opening volume '{volumeId}'", revoked);
+    }
+
+    public BlockVolume OpenSnapshot(string snapshotId, string name, CancellationToken revoked) =>
+        OpenBlockVolume(OpenSnapshot(snapshotId), name, readOnly: true, WritePath.Empty,
+            $"opening snapshot '{snapshotId}'", revoked);
+
+    private static FileBlockVolume OpenBlockVolume(SafeFileHandle handle, string name, bool readOnly,
+        WritePath writes, string operation, CancellationToken revoked)
+    {
+        try
+        {
+            var size = Run(operation, () => RandomAccess.GetLength(handle));
+            return new FileBlockVolume(handle, name, size, readOnly, writes, revoked);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
 
     public StoreUsage GetUsage()
     {

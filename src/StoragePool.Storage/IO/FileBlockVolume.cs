@@ -1,0 +1,300 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using StoragePool.Core.Errors;
+using static StoragePool.Interop.Interop;
+
+namespace StoragePool.Storage.IO;
+
+/// <summary>
+/// A volume or snapshot of the <c>file</c> store: one sparse file, one descriptor, positional I/O
+/// (<c>pread</c>/<c>pwrite</c> through <see cref="RandomAccess"/>), so any number of requests run at once without a lock.
+/// <para>
+/// Buffered I/O, not O_DIRECT: the page cache gives read-ahead and write-back, the other paths of the store
+/// (snapshot copies, other connections' descriptors) see the same bytes without cache coherency rules, and
+/// requests of any alignment need no bounce buffers. O_DIRECT saves CPU only with many reads in flight (FINDINGS).
+/// Durability is <c>fdatasync</c>, on <see cref="IBlockVolume.FlushAsync"/> and after a request with
+/// <see cref="WriteOptions.Fua"/>; it covers every write to the file through any descriptor, so a flush on one
+/// connection of a multi-connection client makes all connections' acknowledged writes durable.
+/// </para>
+/// <para>
+/// Zeroing without writing, in nbdkit's order, remembering what the file system refused: a trim or a
+/// write-zeroes that may leave a hole punches one (<c>FALLOC_FL_PUNCH_HOLE</c>, which also zeroes partial blocks at
+/// the ends), else zeroes the range in place (<c>FALLOC_FL_ZERO_RANGE</c>), else writes zeros. A write-zeroes with
+/// <see cref="WriteOptions.NoHole"/> uses <c>FALLOC_FL_ZERO_RANGE</c>, else punches and allocates again
+/// (tmpfs has no ZERO_RANGE), else writes zeros. With <see cref="WriteOptions.FastZero"/>, writing zeros is refused.
+/// </para>
+/// </summary>
+internal sealed class FileBlockVolume : BlockVolume
+{
+    /// <summary>A block-status answer stops after this many runs: the caller asks again from where it ended.</summary>
+    internal const int MaxRunsPerStatus = 1024;
+
+    private const int ZeroChunkSize = 1 << 20;
+
+    /// <summary>Written, never changed: the source of the slow zeroing path.</summary>
+    private static readonly ReadOnlyMemory<byte> Zeros = new byte[ZeroChunkSize];
+
+    private readonly SafeFileHandle _handle;
+
+    /// <summary>The <see cref="Fallocation"/> modes the file system has refused (EOPNOTSUPP): not asked again.</summary>
+    private int _refused;
+
+    /// <param name="handle">the file, opened for reading and writing unless <paramref name="readOnly"/>; owned from now on.</param>
+    /// <param name="refused">modes to treat as refused from the start, as if the file system had refused them.</param>
+    internal FileBlockVolume(SafeFileHandle handle, string name, long size, bool readOnly, WritePath writes,
+        CancellationToken revoked, Fallocation refused = Fallocation.None)
+        : base(name, size, readOnly, writes, revoked)
+    {
+        _handle = handle;
+        _refused = (int)refused;
+    }
+
+    /// <summary>What fallocate modes the file system has refused so far.</summary>
+    internal Fallocation Refused => (Fallocation)Volatile.Read(ref _refused);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    protected override async ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var done = 0;
+        try
+        {
+            while (done < buffer.Length)
+            {
+                var read = await RandomAccess.ReadAsync(_handle, buffer[done..], offset + done, cancellationToken);
+                if (read == 0)
+                {
+                    // The file is shorter than the volume was when opened (shrunk since): the rest reads as zeros.
+                    buffer.Span[done..].Clear();
+                    return;
+                }
+                done += read;
+            }
+        }
+        catch (IOException ex)
+        {
+            throw Failure($"reading {buffer.Length} bytes at offset {offset} of '{Name}'", ex);
+        }
+    }
+
+    protected override ValueTask ApplyAsync(WriteRequest request, ReadOnlyMemory<byte> data,
+        CancellationToken cancellationToken) =>
+        request.Kind switch
+        {
+            WriteKind.Write => WriteDataAsync(request, data, cancellationToken),
+            WriteKind.Trim => ZeroAsync(request, keepAllocated: false, fast: false, cancellationToken),
+            WriteKind.WriteZeroes => ZeroAsync(request,
+                keepAllocated: (request.Options & WriteOptions.NoHole) != 0,
+                fast: (request.Options & WriteOptions.FastZero) != 0,
+                cancellationToken),
+            _ => ValueTask.FromException(new ArgumentOutOfRangeException(nameof(request), request.Kind, "unknown write kind")),
+        };
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    protected override async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield(); // fdatasync blocks: run it on the thread pool, as RandomAccess runs pread/pwrite
+        cancellationToken.ThrowIfCancellationRequested();
+        DataSync($"flushing '{Name}'");
+    }
+
+    /// <summary>SEEK_DATA/SEEK_HOLE from <paramref name="offset"/>: holes are {Hole, Zero}, data is neither.</summary>
+    protected override ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusCoreAsync(long offset, long length,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var end = offset + length;
+        var runs = new List<BlockStatus>();
+        var position = offset;
+        while (position < end && runs.Count < MaxRunsPerStatus)
+        {
+            var data = Libc.LSeek(_handle, position, Libc.SeekData);
+            if (data < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Libc.ENXIO)
+                {
+                    return ValueTask.FromException<IReadOnlyList<BlockStatus>>(
+                        Libc.Error(errno, $"mapping {length} bytes at offset {offset} of '{Name}' (lseek SEEK_DATA)"));
+                }
+                data = end; // no data at or after position, nor past the end of a file shorter than the volume
+            }
+            if (data > position)
+            {
+                var holeEnd = Math.Min(data, end);
+                runs.Add(new BlockStatus(position, holeEnd - position, Hole: true, Zero: true));
+                position = holeEnd;
+                continue;
+            }
+            var hole = Libc.LSeek(_handle, position, Libc.SeekHole);
+            if (hole <= position)
+            {
+                // The file changed under us (truncated between the two calls): say data, which is never wrong.
+                hole = end;
+            }
+            var dataEnd = Math.Min(hole, end);
+            runs.Add(new BlockStatus(position, dataEnd - position, Hole: false, Zero: false));
+            position = dataEnd;
+        }
+        return ValueTask.FromResult<IReadOnlyList<BlockStatus>>(runs);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _handle.Dispose();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteDataAsync(WriteRequest request, ReadOnlyMemory<byte> data,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RandomAccess.WriteAsync(_handle, data, request.Offset, cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw Failure(Describe(request), ex);
+        }
+        if ((request.Options & WriteOptions.Fua) != 0)
+        {
+            DataSync(Describe(request));
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ZeroAsync(WriteRequest request, bool keepAllocated, bool fast,
+        CancellationToken cancellationToken)
+    {
+        if (request.Length == 0)
+        {
+            return;
+        }
+        await Task.Yield(); // fallocate blocks (a large punch takes a while): run it on the thread pool
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!ZeroWithoutWriting(request, keepAllocated))
+        {
+            if (fast)
+            {
+                throw new StoragePoolException(ErrorCode.Unsupported,
+                    $"cannot zero {request.Length} bytes at offset {request.Offset} of '{Name}' quickly: its file " +
+                    "system can neither punch holes nor zero ranges, so zeroing means writing zeros; " +
+                    "ask without fast-zero to have them written");
+            }
+            await WriteZerosAsync(request, cancellationToken);
+        }
+        if ((request.Options & WriteOptions.Fua) != 0)
+        {
+            DataSync(Describe(request));
+        }
+    }
+
+    /// <summary>The fallocate ladder; false when the file system refuses every mode that fits.</summary>
+    private bool ZeroWithoutWriting(WriteRequest request, bool keepAllocated)
+    {
+        if (!keepAllocated &&
+            TryFallocate(Fallocation.PunchHole, Libc.FallocFlPunchHole | Libc.FallocFlKeepSize, request))
+        {
+            return true;
+        }
+        if (TryFallocate(Fallocation.ZeroRange, Libc.FallocFlZeroRange | Libc.FallocFlKeepSize, request))
+        {
+            return true;
+        }
+        // Only the allocation is asked again after a punch: if it is refused, writing zeros allocates.
+        return keepAllocated &&
+            (Refused & Fallocation.Allocate) == 0 &&
+            TryFallocate(Fallocation.PunchHole, Libc.FallocFlPunchHole | Libc.FallocFlKeepSize, request) &&
+            TryFallocate(Fallocation.Allocate, Libc.FallocFlKeepSize, request);
+    }
+
+    /// <summary>fallocate(mode) over the request's range: true when done, false when the file system refuses
+    /// <paramref name="kind"/> (remembered); any other failure throws.</summary>
+    private bool TryFallocate(Fallocation kind, int mode, WriteRequest request)
+    {
+        if ((Refused & kind) != 0)
+        {
+            return false;
+        }
+        while (Libc.FAllocate(_handle, mode, request.Offset, request.Length) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Libc.EINTR)
+            {
+                continue;
+            }
+            if (errno is Libc.EOPNOTSUPP or Libc.ENOSYS or Libc.ENODEV)
+            {
+                Interlocked.Or(ref _refused, (int)kind);
+                return false;
+            }
+            var flags = kind switch
+            {
+                Fallocation.PunchHole => " PUNCH_HOLE",
+                Fallocation.ZeroRange => " ZERO_RANGE",
+                _ => "",
+            };
+            throw Libc.Error(errno, $"{Describe(request)} (fallocate{flags})");
+        }
+        return true;
+    }
+
+    private async ValueTask WriteZerosAsync(WriteRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            for (var done = 0L; done < request.Length;)
+            {
+                var chunk = (int)Math.Min(ZeroChunkSize, request.Length - done);
+                await RandomAccess.WriteAsync(_handle, Zeros[..chunk], request.Offset + done, cancellationToken);
+                done += chunk;
+            }
+        }
+        catch (IOException ex)
+        {
+            throw Failure(Describe(request) + " (writing zeros)", ex);
+        }
+    }
+
+    private void DataSync(string operation)
+    {
+        while (Libc.FDataSync(_handle) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.EINTR)
+            {
+                throw Libc.Error(errno, operation + " (fdatasync)");
+            }
+        }
+    }
+
+    private string Describe(WriteRequest request) => request.Kind switch
+    {
+        WriteKind.Write => $"writing {request.Length} bytes at offset {request.Offset} of '{Name}'",
+        WriteKind.Trim => $"trimming {request.Length} bytes at offset {request.Offset} of '{Name}'",
+        _ => $"zeroing {request.Length} bytes at offset {request.Offset} of '{Name}'",
+    };
+
+    /// <summary>.NET's I/O exceptions carry the errno in <see cref="Exception.HResult"/> on Unix.</summary>
+    private static StoragePoolException Failure(string operation, IOException ex)
+    {
+        var code = Libc.CodeFor(ex.HResult);
+        var message = $"{operation} failed: {ex.Message}";
+        return new StoragePoolException(code, code == ErrorCode.NoSpace ? message + Libc.NoSpaceAdvice : message, ex);
+    }
+}
+
+/// <summary>The fallocate modes the zeroing ladder uses, as flags of what a file system refused.</summary>
+[Flags]
+internal enum Fallocation
+{
+    None = 0,
+    PunchHole = 1,
+    ZeroRange = 2,
+
+    /// <summary>Plain allocation (mode 0 with KEEP_SIZE), used after a punch to give back allocated zeros.</summary>
+    Allocate = 4,
+}
