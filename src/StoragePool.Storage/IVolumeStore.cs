@@ -52,9 +52,6 @@ public interface IVolumeStore
     /// <summary>The extents that hold data, from the file system's map (SEEK_DATA/SEEK_HOLE).</summary>
     IReadOnlyList<Extent> GetVolumeExtents(string volumeId);
 
-    /// <summary>Deallocates a range (punches a hole); it reads back as zeros.</summary>
-    void Discard(string volumeId, long offset, long length);
-
     /// <summary>Makes a read-only, point-in-time copy: a reflink where the file system can, else a sparse copy.
     /// Repeating it replaces a partial copy.</summary>
     Task<CopyMethod> CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken = default);

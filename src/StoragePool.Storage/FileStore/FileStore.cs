@@ -217,23 +217,6 @@ public sealed class FileStore : IVolumeStore
         return Run(operation, () => GetExtents(handle, operation));
     }
 
-    public void Discard(string volumeId, long offset, long length)
-    {
-        using var handle = OpenVolume(volumeId, FileAccess.ReadWrite);
-        var size = Run($"reading the size of volume '{volumeId}'", () => RandomAccess.GetLength(handle));
-        if (offset < 0 || length < 0 || offset > size - length)
-        {
-            throw new StoragePoolException(ErrorCode.InvalidArgument,
-                $"cannot discard {length} bytes at offset {offset} of volume '{volumeId}': the volume is {size} bytes; " +
-                "give a range inside the volume");
-        }
-        if (length > 0 &&
-            Libc.FAllocate(handle, Libc.FallocFlPunchHole | Libc.FallocFlKeepSize, offset, length) != 0)
-        {
-            throw Libc.LastError($"discarding {length} bytes at offset {offset} of volume '{volumeId}' (fallocate)");
-        }
-    }
-
     public async Task<CopyMethod> CreateSnapshotAsync(string volumeId, string snapshotId,
         CancellationToken cancellationToken = default)
     {

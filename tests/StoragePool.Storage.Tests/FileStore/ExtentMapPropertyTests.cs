@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
 using StoragePool.Core.Extents;
+using StoragePool.Storage.IO;
 using StoragePool.Core.Model;
 using StoragePool.Storage.Tests.Support;
 
@@ -68,6 +69,7 @@ public sealed class ExtentMapPropertyTests
     {
         var model = new byte[Blocks];
         using var handle = File.OpenHandle(store.GetVolumePath(id), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        using var volume = store.OpenVolume(id, "p/v", WritePath.Empty, CancellationToken.None);
         var fill = (byte)0;
         foreach (var step in steps)
         {
@@ -79,7 +81,7 @@ public sealed class ExtentMapPropertyTests
                     Array.Fill(model, fill, step.Block, step.Count);
                     break;
                 case Action.Discard:
-                    store.Discard(id, (long)step.Block * Block, (long)step.Count * Block);
+                    volume.TrimAsync((long)step.Block * Block, (long)step.Count * Block, WriteOptions.None).AsTask().GetAwaiter().GetResult();
                     Array.Fill(model, (byte)0, step.Block, step.Count);
                     break;
                 case Action.Flush:

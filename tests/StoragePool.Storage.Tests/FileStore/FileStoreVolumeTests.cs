@@ -133,34 +133,6 @@ public sealed class FileStoreVolumeTests
     }
 
     [Test]
-    public void Discarding_a_range_deallocates_it_and_it_reads_as_zeros()
-    {
-        _store.CreateVolume("v1", MiB);
-        var path = _store.GetVolumePath("v1");
-        VolumeFile.Write(path, 0, VolumeFile.Filled(4 * Block, 9));
-
-        _store.Discard("v1", Block, 2 * Block);
-
-        Assert.That(_store.GetVolumeExtents("v1"), Is.EqualTo(new[] { new Extent(0, Block), new Extent(3 * Block, Block) }));
-        Assert.That(_store.GetVolumeAllocatedBytes("v1"), Is.EqualTo(2 * Block));
-        Assert.That(VolumeFile.Read(path, Block, 2 * Block), Is.EqualTo(new byte[2 * Block]));
-        Assert.That(_store.GetVolumeSize("v1"), Is.EqualTo(MiB));
-    }
-
-    [TestCase(-Block, Block)]
-    [TestCase(0, MiB + 1)]
-    [TestCase(MiB, 1)]
-    [TestCase(Block, -1)]
-    [TestCase(long.MaxValue, long.MaxValue)]
-    public void Discarding_outside_the_volume_is_an_invalid_argument(long offset, long length)
-    {
-        _store.CreateVolume("v1", MiB);
-
-        Assert.That(() => _store.Discard("v1", offset, length),
-            Fails.With(ErrorCode.InvalidArgument, "'v1'", $"is {MiB} bytes"));
-    }
-
-    [Test]
     public void Allocated_bytes_agree_with_stat_and_du()
     {
         _store.CreateVolume("v1", 64 * MiB);
@@ -215,7 +187,6 @@ public sealed class FileStoreVolumeTests
             Assert.That(() => _store.GetVolumeAllocatedBytes("ghost"), Fails.With(ErrorCode.VolumeNotFound, "'ghost'"));
             Assert.That(() => _store.GetVolumeExtents("ghost"), Fails.With(ErrorCode.VolumeNotFound, "'ghost'"));
             Assert.That(() => _store.ResizeVolume("ghost", MiB), Fails.With(ErrorCode.VolumeNotFound, "'ghost'"));
-            Assert.That(() => _store.Discard("ghost", 0, Block), Fails.With(ErrorCode.VolumeNotFound, "'ghost'"));
             Assert.That(async () => await _store.CreateSnapshotAsync("ghost", "s1"),
                 Fails.With(ErrorCode.VolumeNotFound, "'ghost'"));
         }
