@@ -6,13 +6,21 @@ namespace StoragePool.Nbd;
 /// <c>pool/volume@snap</c>) to open volumes.</summary>
 public interface IExportProvider
 {
-    /// <summary>Every export a client may ask for (NBD_OPT_LIST).</summary>
+    /// <summary>Every export a client may ask for (NBD_OPT_LIST). A <see cref="Core.Errors.StoragePoolException"/>
+    /// is answered NBD_REP_ERR_POLICY with its message; names longer than 4096 UTF-8 bytes are left out.</summary>
     ValueTask<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Opens an export for one connection, or throws <see cref="Core.Errors.StoragePoolException"/>
     /// (unknown name → not found). Dispose the lease when the connection ends.
     /// </summary>
+    /// <remarks>
+    /// Called for NBD_OPT_GO and NBD_OPT_EXPORT_NAME (the lease is kept until the connection has ended and every
+    /// request on it has finished) and for NBD_OPT_INFO (the lease is disposed as soon as size and flags are sent).
+    /// Called concurrently from many connections. For NBD_OPT_INFO/GO the error's code picks the reply:
+    /// PermissionDenied or Unauthorized → NBD_REP_ERR_POLICY, DaemonUnavailable → NBD_REP_ERR_SHUTDOWN, anything
+    /// else → NBD_REP_ERR_UNKNOWN; the message goes to the client. After NBD_OPT_EXPORT_NAME the client is hung up on.
+    /// </remarks>
     ValueTask<IExportLease> OpenAsync(string name, CancellationToken cancellationToken);
 }
 

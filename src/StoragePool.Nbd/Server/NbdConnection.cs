@@ -1,0 +1,226 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Microsoft.Extensions.Logging;
+using StoragePool.Nbd.Protocol;
+using StoragePool.Storage.IO;
+
+namespace StoragePool.Nbd.Server;
+
+/// <summary>
+/// One client: the handshake (<c>NbdConnection.Handshake.cs</c>), then the transmission phase
+/// (<c>NbdConnection.Transmission.cs</c>) on the one export it chose. Whatever the client does, the
+/// connection ends by itself, finishing or cutting what it has in flight, and never takes the server with it.
+/// </summary>
+internal sealed partial class NbdConnection : IDisposable
+{
+    private const int ReadBufferSize = 256 << 10;
+
+    private const int SocketBufferSize = 4 << 20;
+
+    private readonly long _id;
+    private readonly Socket _socket;
+    private readonly NetworkStream _network;
+    private readonly TlsPolicy _tls;
+    private readonly string _endpoint;
+    private readonly IExportProvider _exports;
+    private readonly ILogger _logger;
+    private readonly NbdServerOptions _options;
+    private readonly FrameReader _reader;
+
+    /// <summary>Cut: stops reading, cancels the volume calls in flight.</summary>
+    private readonly CancellationTokenSource _abort = new();
+
+    private readonly Stack<RequestContext> _freeContexts = new();
+    private readonly Lock _freeContextsLock = new();
+
+    private Stream _stream;
+    private SslStream? _sslStream;
+    private IExportLease? _lease;
+    private IBlockVolume? _volume;
+    private string _export = "";
+    private InFlightWindow? _window;
+    private ReplySender? _sender;
+    private long _requestCount;
+
+    public NbdConnection(long id, Socket socket, TlsPolicy tls, string endpoint, IExportProvider exports, ILogger logger, NbdServerOptions options)
+    {
+        _id = id;
+        _socket = socket;
+        _tls = tls;
+        _endpoint = endpoint;
+        _exports = exports;
+        _logger = logger;
+        _options = options;
+        try
+        {
+            // room for whole large replies and payloads: fewer waits on a full socket (capped by net.core.[rw]mem_max)
+            socket.SendBufferSize = SocketBufferSize;
+            socket.ReceiveBufferSize = SocketBufferSize;
+        }
+        catch (SocketException)
+        {
+        }
+        _network = new NetworkStream(socket, ownsSocket: true);
+        _stream = _network;
+        _reader = new FrameReader(_network, ReadBufferSize);
+    }
+
+    public ReplySender Sender => _sender!;
+
+    /// <summary>Runs the connection to its end; never throws.</summary>
+    public async Task RunAsync(CancellationToken serverStopping)
+    {
+        _logger.ConnectionAccepted(_id, _socket.RemoteEndPoint?.ToString() is { Length: > 0 } peer ? peer : _endpoint);
+        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(serverStopping, _abort.Token);
+        var graceful = false;
+        CancellationTokenRegistration revoked = default;
+        try
+        {
+            if (!await NegotiateAsync(stopReading.Token))
+            {
+                return;
+            }
+            revoked = _volume!.Revoked.Register(() =>
+            {
+                _logger.VolumeRevoked(_id, _export);
+                stopReading.Cancel();
+            });
+            graceful = await TransmitAsync(stopReading.Token);
+        }
+        catch (TruncatedFrameException ex)
+        {
+            _logger.ConnectionDropped(_id, ex.Message);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+            // server stopping, volume revoked, or the connection was cut: said where it happened
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or AuthenticationException or ObjectDisposedException)
+        {
+            _logger.ConnectionDropped(_id, $"the connection failed: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            _logger.ConnectionFailed(_id, ex);
+        }
+        finally
+        {
+            await revoked.DisposeAsync();
+            await CloseAsync(graceful);
+        }
+    }
+
+    /// <summary>Cuts the connection now: pending reads and volume calls are cancelled, the socket is shut.</summary>
+    public void Abort()
+    {
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Frees what <see cref="RunAsync"/> left: call after it has returned.</summary>
+    public void Dispose()
+    {
+        _network.Dispose();
+        _abort.Dispose();
+    }
+
+    /// <summary>A context to carry one request, charged <paramref name="windowBytes"/> in the window already entered.</summary>
+    private RequestContext RentContext(in NbdRequest request, long windowBytes)
+    {
+        RequestContext? context;
+        lock (_freeContextsLock)
+        {
+            _freeContexts.TryPop(out context);
+        }
+        context ??= new RequestContext(this);
+        context.Request = request;
+        context.WindowBytes = windowBytes;
+        return context;
+    }
+
+    /// <summary>Called by <see cref="RequestContext.Release"/>: the context is free and its window place too.</summary>
+    internal void Return(RequestContext context, long windowBytes)
+    {
+        lock (_freeContextsLock)
+        {
+            _freeContexts.Push(context);
+        }
+        _window!.Exit(windowBytes);
+    }
+
+    /// <summary>Processing a request threw, which it should not: answer EIO and say so.</summary>
+    internal void Fail(RequestContext context, Exception exception)
+    {
+        _logger.ConnectionFailed(_id, exception);
+        SetError(context, NbdError.IO, "internal error in the NBD server; its log has the details");
+    }
+
+    private void OnSendFailed(Exception exception)
+    {
+        _logger.SendFailed(_id, exception);
+        Abort();
+    }
+
+    private async Task CloseAsync(bool graceful)
+    {
+        if (_window is not null)
+        {
+            // never give the volume back while a call on it is running
+            var empty = _window.WhenEmptyAsync();
+            if (await Task.WhenAny(empty, Task.Delay(_options.StopTimeout)) != empty)
+            {
+                Abort();
+                await Task.WhenAny(empty, Task.Delay(_options.StopTimeout));
+            }
+        }
+        if (graceful && _sslStream is not null)
+        {
+            try
+            {
+                await _sslStream.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(1));
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or TimeoutException
+                or InvalidOperationException or AuthenticationException)
+            {
+            }
+        }
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+        if (_sslStream is not null)
+        {
+            await _sslStream.DisposeAsync();
+        }
+        await _network.DisposeAsync();
+        if (_lease is not null)
+        {
+            try
+            {
+                await _lease.DisposeAsync();
+            }
+            catch (Exception ex)
+            {
+                _logger.ConnectionFailed(_id, ex);
+            }
+        }
+        _abort.Cancel();
+        _logger.ConnectionClosed(_id, _requestCount);
+    }
+}

@@ -1,0 +1,94 @@
+using System.Buffers;
+using StoragePool.Nbd.Protocol;
+
+namespace StoragePool.Nbd.Server;
+
+/// <summary>
+/// One request in flight and, once processed, its reply. Pooled per connection (there are never more than the
+/// in-flight window), queued to the thread pool as itself, so a request costs no allocation of its own.
+/// </summary>
+internal sealed class RequestContext : IThreadPoolWorkItem
+{
+    /// <summary>Room for a simple reply or a chunk with an error message.</summary>
+    public const int SmallReplySize = 512;
+
+    private readonly NbdConnection _connection;
+    private readonly Action _finish;
+    private ValueTask _processing;
+
+    public RequestContext(NbdConnection connection)
+    {
+        _connection = connection;
+        _finish = Finish;
+    }
+
+    public NbdRequest Request { get; set; }
+
+    /// <summary>A pooled buffer: the write payload, or the read / block status reply.</summary>
+    public byte[]? Buffer { get; private set; }
+
+    /// <summary>What the reply sender writes: part of <see cref="Buffer"/> or of <see cref="Small"/>.</summary>
+    public ReadOnlyMemory<byte> Reply { get; set; }
+
+    /// <summary>Bytes charged to the in-flight window.</summary>
+    public long WindowBytes { get; set; }
+
+    public byte[] Small { get; } = new byte[SmallReplySize];
+
+    public byte[] RentBuffer(int length)
+    {
+        if (Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
+        Buffer = ArrayPool<byte>.Shared.Rent(length);
+        return Buffer;
+    }
+
+    /// <summary>Thread pool entry: processes the request, then hands the reply to the sender.</summary>
+    // the ValueTask is kept only until it completes and is observed exactly once, in Finish
+#pragma warning disable CA2012
+    public void Execute()
+    {
+        _processing = _connection.ProcessAsync(this);
+        if (_processing.IsCompleted)
+        {
+            Finish();
+        }
+        else
+        {
+            _processing.GetAwaiter().UnsafeOnCompleted(_finish);
+        }
+    }
+#pragma warning restore CA2012
+
+    /// <summary>Gives back the buffer, the context and the window place: the reply has been written (or never will be).</summary>
+    public void Release()
+    {
+        if (Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = null;
+        }
+        Reply = default;
+        var bytes = WindowBytes;
+        WindowBytes = 0;
+        _connection.Return(this, bytes);
+    }
+
+    private void Finish()
+    {
+        var processing = _processing;
+        _processing = default;
+        try
+        {
+            // observing the result returns a pooled state machine to its pool; ProcessAsync does not throw
+            processing.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            _connection.Fail(this, ex);
+        }
+        _connection.Sender.Send(this);
+    }
+}

@@ -1,0 +1,87 @@
+using StoragePool.Storage.IO;
+
+namespace StoragePool.Nbd.Tests.Support;
+
+/// <summary>
+/// A real volume with a hook in front of every call, for what a healthy file system will not do on demand:
+/// fail with a given error, be slow at one offset (to force out-of-order replies), count calls in flight.
+/// The data still goes to the real volume behind it.
+/// </summary>
+internal sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask> hook) : IBlockVolume
+{
+    private int _inFlight;
+    private int _maxInFlight;
+
+    public string Name => inner.Name;
+
+    public long Size => inner.Size;
+
+    public bool ReadOnly => inner.ReadOnly;
+
+    public CancellationToken Revoked => inner.Revoked;
+
+    /// <summary>The most calls that were running at once.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("read", offset, buffer.Length, WriteOptions.None));
+        await inner.ReadAsync(offset, buffer, cancellationToken);
+    }
+
+    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("write", offset, data.Length, options));
+        await inner.WriteAsync(offset, data, options, cancellationToken);
+    }
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("flush", 0, 0, WriteOptions.None));
+        await inner.FlushAsync(cancellationToken);
+    }
+
+    public async ValueTask TrimAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("trim", offset, length, options));
+        await inner.TrimAsync(offset, length, options, cancellationToken);
+    }
+
+    public async ValueTask WriteZeroesAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("zero", offset, length, options));
+        await inner.WriteZeroesAsync(offset, length, options, cancellationToken);
+    }
+
+    public async ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("status", offset, length, WriteOptions.None));
+        return await inner.GetBlockStatusAsync(offset, length, cancellationToken);
+    }
+
+    private async ValueTask<Exit> Enter(VolumeCall call)
+    {
+        var now = Interlocked.Increment(ref _inFlight);
+        int seen;
+        while (now > (seen = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, seen) != seen)
+        {
+        }
+        try
+        {
+            await hook(call);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _inFlight);
+            throw;
+        }
+        return new Exit(this);
+    }
+
+    private readonly struct Exit(HookedVolume volume) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref volume._inFlight);
+    }
+}
+
+internal readonly record struct VolumeCall(string Operation, long Offset, long Length, WriteOptions Options);
