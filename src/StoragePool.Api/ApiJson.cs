@@ -19,6 +19,7 @@ namespace StoragePool.Api;
 [JsonSerializable(typeof(SnapshotInfo))]
 [JsonSerializable(typeof(IReadOnlyList<SnapshotInfo>))]
 [JsonSerializable(typeof(StatusInfo))]
+[JsonSerializable(typeof(ExportInfo))]
 [JsonSerializable(typeof(AddStoreRequest))]
 [JsonSerializable(typeof(CreatePoolRequest))]
 [JsonSerializable(typeof(CreateVolumeRequest))]

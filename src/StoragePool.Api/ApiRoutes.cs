@@ -11,8 +11,12 @@ public static class ApiRoutes
     public const string Pools = "/v1/pools";
     public const string Volumes = "/v1/volumes";
     public const string Metrics = "/metrics";
+    public const string Exports = "/v1/exports";
 
     public static string Store(string name) => $"{Stores}/{name}";
+
+    /// <summary>NBD URIs of <c>pool/volume</c> or <c>pool/volume@snap</c> (the name keeps its '/').</summary>
+    public static string Export(string name) => $"{Exports}/{name}";
 
     public static string Pool(string name) => $"{Pools}/{name}";
 

@@ -25,6 +25,8 @@ public static class DefaultPaths
 
     public static string ApiSocket => Path.Combine(RuntimeDir, "api.sock");
 
+    public static string NbdSocket => Path.Combine(RuntimeDir, "nbd.sock");
+
     public static string ConfigFile => IsRoot
         ? "/etc/storagepool/storagepoold.json"
         : Path.Combine(XdgDir("XDG_CONFIG_HOME", ".config"), "storagepool", "storagepoold.json");

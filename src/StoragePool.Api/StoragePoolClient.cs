@@ -108,9 +108,10 @@ public sealed class StoragePoolClient : IDisposable
             JsonContent.Create(new ResizeVolumeRequest(sizeBytes, allowShrink), ApiJsonContext.Default.ResizeVolumeRequest),
             ApiJsonContext.Default.VolumeChange, ct);
 
-    public Task DeleteVolumeAsync(VolumeRef volume, bool withSnapshots, CancellationToken ct = default) =>
+    /// <param name="force">disconnect the volume's clients first instead of being refused.</param>
+    public Task DeleteVolumeAsync(VolumeRef volume, bool withSnapshots, bool force = false, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Delete,
-            ApiRoutes.Volume(volume.Pool, volume.Name) + (withSnapshots ? "?with_snapshots=true" : string.Empty), null, ct);
+            $"{ApiRoutes.Volume(volume.Pool, volume.Name)}?with_snapshots={(withSnapshots ? "true" : "false")}&force={(force ? "true" : "false")}", null, ct);
 
     public Task<VolumeInfo> CloneVolumeAsync(SnapshotRef source, VolumeRef target, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, ApiRoutes.VolumeClone(source.Pool, source.Volume),
@@ -133,6 +134,10 @@ public sealed class StoragePoolClient : IDisposable
 
     public Task DeleteSnapshotAsync(SnapshotRef snapshot, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Delete, ApiRoutes.Snapshot(snapshot.Pool, snapshot.Volume, snapshot.Name), null, ct);
+
+    /// <summary>How to reach <c>pool/volume</c> or <c>pool/volume@snap</c> over NBD.</summary>
+    public Task<ExportInfo> GetExportAsync(string name, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, ApiRoutes.Export(name), null, ApiJsonContext.Default.ExportInfo, ct);
 
     /// <summary>The Prometheus text of <c>/metrics</c>.</summary>
     public async Task<string> GetMetricsAsync(CancellationToken ct = default)

@@ -1,12 +1,13 @@
 using System.CommandLine;
 using StoragePool.Api;
+using StoragePool.Core.Errors;
 using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
 using StoragePool.Core.Sizes;
 
 namespace StoragePool.Cli;
 
-/// <summary><c>storagepool volume create|list|show|resize|delete|clone|revert</c>.</summary>
+/// <summary><c>storagepool volume create|list|show|resize|delete|clone|revert|nbd-uri</c>.</summary>
 internal static class Volumes
 {
     private const string SizeHelp =
@@ -15,7 +16,7 @@ internal static class Volumes
     public static Command Command(CliContext cli) => CliContext.Group(
         new Command("volume", "Volumes: thin block devices in a pool, named POOL/NAME")
         {
-            Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli),
+            Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli), NbdUri(cli),
         },
         ["storagepool volume create vms/db1 10G", "storagepool volume list vms"]);
 
@@ -86,13 +87,41 @@ internal static class Volumes
         {
             Description = "Delete the volume's snapshots too; without it a volume with snapshots is kept",
         };
-        return cli.Run(new Command("delete", "Delete a volume and its data") { volume, withSnapshots },
-            ["storagepool volume delete vms/db1", "storagepool volume delete vms/db1 --with-snapshots"],
+        var force = new Option<bool>("--force")
+        {
+            Description = "Disconnect the volume's clients (NBD, FUSE) first; without it a volume in use is kept",
+        };
+        return cli.Run(new Command("delete", "Delete a volume and its data") { volume, withSnapshots, force },
+            ["storagepool volume delete vms/db1", "storagepool volume delete vms/db1 --with-snapshots --force"],
             async (r, client, ct) =>
             {
                 var target = VolumeRef.Parse(r.GetRequiredValue(volume));
-                await client.DeleteVolumeAsync(target, r.GetValue(withSnapshots), ct);
+                await client.DeleteVolumeAsync(target, r.GetValue(withSnapshots), r.GetValue(force), ct);
                 cli.Output.Done($"deleted volume {target}");
+            });
+    }
+
+    private static Command NbdUri(CliContext cli)
+    {
+        var export = new Argument<string>("POOL/NAME[@SNAP]") { Description = "The volume, or a snapshot (exported read-only)" };
+        var tcp = new Option<bool>("--tcp") { Description = "The TCP URI (the daemon must run with --nbd-listen) instead of the unix socket's" };
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("nbd-uri", "Print the NBD URI of a volume or snapshot, for qemu-img, nbdinfo, nbdcopy or QEMU") { export, tcp, json },
+            ["storagepool volume nbd-uri vms/db1", "qemu-img info \"$(storagepool volume nbd-uri vms/db1)\"",
+                "storagepool volume nbd-uri vms/db1@before-upgrade --tcp"],
+            async (r, client, ct) =>
+            {
+                var name = r.GetRequiredValue(export);
+                var info = await client.GetExportAsync(name.Contains('@', StringComparison.Ordinal)
+                    ? SnapshotRef.Parse(name).ToString() : VolumeRef.Parse(name).ToString(), ct);
+                if (r.GetValue(json))
+                {
+                    cli.Output.Json(info, ApiJsonContext.Default.ExportInfo);
+                    return;
+                }
+                var uri = r.GetValue(tcp) ? info.Uris.Skip(1).FirstOrDefault() : info.Uris[0];
+                cli.Output.Done(uri ?? throw new StoragePoolException(ErrorCode.Unsupported,
+                    "the daemon serves NBD on its unix socket only; start it with --nbd-listen ADDR:PORT for TCP"));
             });
     }
 

@@ -13,21 +13,29 @@ internal static class Program
         var apiSocket = new Option<string?>("--api-socket") { Description = "unix socket of the REST API (default /run/storagepool/api.sock as root, $XDG_RUNTIME_DIR/storagepool/api.sock otherwise)" };
         var listen = new Option<string?>("--listen") { Description = "also serve the REST API on TCP, ADDR:PORT (e.g. 10.0.0.2:7100); every call needs the token" };
         var noDefaultPool = new Option<bool>("--no-default-pool") { Description = "on first start, do not create store 'local' under the data directory and pool 'default' on it" };
+        var nbdSocket = new Option<string?>("--nbd-socket") { Description = "unix socket of the NBD server (default /run/storagepool/nbd.sock as root, $XDG_RUNTIME_DIR/storagepool/nbd.sock otherwise)" };
+        var nbdListen = new Option<string?>("--nbd-listen") { Description = "also serve NBD on TCP, ADDR:PORT (e.g. 10.0.0.2:10809); TLS is required unless the address is loopback or --nbd-insecure is given" };
+        var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "allow NBD on a non-loopback TCP address without TLS" };
+        var nbdTlsCert = new Option<string?>("--nbd-tls-cert") { Description = "PEM certificate (chain) for NBD over TCP (STARTTLS)" };
+        var nbdTlsKey = new Option<string?>("--nbd-tls-key") { Description = "PEM private key of --nbd-tls-cert" };
         var root = new RootCommand(
             "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
             "the D-Bus API (org.storagepool.StoragePool1) and /metrics.\n\n" +
             "The API token comes from the config file's \"token\", or STORAGEPOOL_TOKEN, or is generated into the data directory; " +
             "it is copied to api.token beside the API socket (mode 0600) for the local CLI.\n\n" +
-            "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100")
+            "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100 \\\n" +
+            "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
-            config, dataDir, apiSocket, listen, noDefaultPool,
+            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey,
         };
         root.SetAction(async (result, ct) =>
         {
             try
             {
-                var options = DaemonOptions.Resolve(result.GetValue(config), result.GetValue(dataDir), result.GetValue(apiSocket),
-                    result.GetValue(listen), result.GetValue(noDefaultPool) ? false : null);
+                var options = DaemonOptions.Resolve(new DaemonArguments(
+                    result.GetValue(config), result.GetValue(dataDir), result.GetValue(apiSocket), result.GetValue(listen),
+                    result.GetValue(noDefaultPool) ? false : null, result.GetValue(nbdSocket), result.GetValue(nbdListen),
+                    result.GetValue(nbdInsecure) ? true : null, result.GetValue(nbdTlsCert), result.GetValue(nbdTlsKey)));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

@@ -10,6 +10,7 @@ using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
 using StoragePool.Core.Sizes;
 using StoragePool.Storage;
+using StoragePool.Storage.IO;
 
 namespace StoragePool.Cluster.Control;
 
@@ -28,6 +29,13 @@ public sealed class PoolManager : IDisposable
     private readonly OperationMetrics _metrics;
     private readonly SemaphoreSlim _mutation = new(1, 1);
     private readonly ConcurrentDictionary<string, (StoreRecord Record, IVolumeStore Store)> _stores = new();
+    private readonly OpenVolumes _open = new();
+
+    /// <summary>Every data-changing request of every volume passes here: QoS and the replication log will be its stages.</summary>
+    private readonly WritePath _writes = new([]);
+
+    /// <summary>How long a forced delete waits for clients to let go.</summary>
+    internal static readonly TimeSpan RevokeTimeout = TimeSpan.FromSeconds(10);
 
     public PoolManager(IMetadataStore metadata, ILogger<PoolManager> logger, OperationMetrics metrics, CrashPoints? crashPoints = null)
     {
@@ -209,6 +217,10 @@ public sealed class PoolManager : IDisposable
                 notes.Add($"volume '{volume}' is already {ByteSize.Format(size)}; nothing changed");
                 return new VolumeChange(VolumeInfoOf(record, all), notes);
             }
+            if (size < record.SizeBytes)
+            {
+                await EnsureNotInUseAsync(record.Id, $"volume '{volume}'", force: false, ct);
+            }
             var (storeRecord, store) = StoreOfPool(all, record.Pool);
             if (size > record.SizeBytes)
             {
@@ -224,7 +236,8 @@ public sealed class PoolManager : IDisposable
             return new VolumeChange(VolumeInfoOf(record, await ReadAllAsync(ct)), notes);
         }, ct);
 
-    public Task DeleteVolumeAsync(VolumeRef volume, bool withSnapshots, CancellationToken ct = default) =>
+    /// <param name="force">disconnect the volume's clients (NBD, FUSE) first instead of refusing.</param>
+    public Task DeleteVolumeAsync(VolumeRef volume, bool withSnapshots, bool force = false, CancellationToken ct = default) =>
         MutateAsync("volume.delete", async () =>
         {
             var all = await ReadAllAsync(ct);
@@ -235,6 +248,10 @@ public sealed class PoolManager : IDisposable
                 throw new StoragePoolException(ErrorCode.VolumeHasSnapshots,
                     $"volume '{volume}' has {snapshots.Count} snapshot(s) ({string.Join(", ", snapshots.Take(5).Select(s => s.Name))}); " +
                     "delete them first or pass --with-snapshots");
+            }
+            foreach (var (id, what) in snapshots.Select(s => (s.Id, $"snapshot '{volume}@{s.Name}'")).Append((record.Id, $"volume '{volume}'")))
+            {
+                await EnsureNotInUseAsync(id, what, force, ct);
             }
             await _metadata.TxnAsync(Transaction.Of(
                 [.. snapshots.Select(s => Put(s with { State = ObjectState.Deleting })), Put(record with { State = ObjectState.Deleting })]), ct);
@@ -282,6 +299,7 @@ public sealed class PoolManager : IDisposable
             var all = await ReadAllAsync(ct);
             var volume = ReadyVolume(all, snapshotRef.VolumeRef);
             var snapshot = ReadySnapshot(all, snapshotRef);
+            await EnsureNotInUseAsync(volume.Id, $"volume '{snapshotRef.VolumeRef}'", force: false, ct);
             var (storeRecord, store) = StoreOfPool(all, volume.Pool);
             Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name),
                 Math.Max(0, snapshot.SizeBytes - volume.SizeBytes), store.GetSnapshotAllocatedBytes(snapshot.Id),
@@ -333,12 +351,82 @@ public sealed class PoolManager : IDisposable
         {
             var all = await ReadAllAsync(ct);
             var record = all.Snapshot(snapshotRef) with { State = ObjectState.Deleting };
+            await EnsureNotInUseAsync(record.Id, $"snapshot '{snapshotRef}'", force: false, ct);
             await _metadata.TxnAsync(Transaction.Of(Put(record)), ct);
             _crash.Reached(CrashPoints.SnapshotDeleteMarked);
             await FinishSnapshotDeleteAsync(all, record, ct);
             _logger.SnapshotDeleted(snapshotRef);
             return 0;
         }, ct);
+
+    // ---------------------------------------------------------------- data access
+
+    /// <summary>Every name that <see cref="OpenAsync"/> takes: <c>pool/volume</c> and <c>pool/volume@snapshot</c>.</summary>
+    public async Task<IReadOnlyList<string>> ListExportsAsync(CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        return all.Volumes.Where(v => v.State == ObjectState.Ready).Select(v => $"{v.Pool}/{v.Name}")
+            .Concat(all.Snapshots.Where(s => s.State == ObjectState.Ready).Select(s => $"{s.Pool}/{s.Volume}@{s.Name}"))
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Opens <c>pool/volume</c> (read-write) or <c>pool/volume@snapshot</c> (read-only) for one client.
+    /// While the lease lives, the volume is in use: deleting, shrinking or reverting it is refused
+    /// (a forced delete revokes the lease: <see cref="IBlockVolume.Revoked"/> fires).
+    /// </summary>
+    public Task<VolumeLease> OpenAsync(string name, CancellationToken ct = default) =>
+        MutateAsync("volume.open", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            if (name.Contains('@', StringComparison.Ordinal))
+            {
+                var snapshotRef = SnapshotRef.Parse(name);
+                var snapshot = ReadySnapshot(all, snapshotRef);
+                var (_, store) = StoreOfPool(all, snapshot.Pool);
+                return _open.Acquire(snapshot.Id, revoked => store.OpenSnapshot(snapshot.Id, snapshotRef.ToString(), revoked));
+            }
+            var volumeRef = VolumeRef.Parse(name);
+            var volume = ReadyVolume(all, volumeRef);
+            var (_, volumeStore) = StoreOfPool(all, volume.Pool);
+            return _open.Acquire(volume.Id, revoked => volumeStore.OpenVolume(volume.Id, volumeRef.ToString(), _writes, revoked));
+        }, ct);
+
+    /// <summary>Fails the way <see cref="OpenAsync"/> would for a name that is not an export; else says whether it is read-only.</summary>
+    public async Task<bool> CheckExportAsync(string name, CancellationToken ct = default)
+    {
+        var all = await ReadAllAsync(ct);
+        if (name.Contains('@', StringComparison.Ordinal))
+        {
+            ReadySnapshot(all, SnapshotRef.Parse(name));
+            return true;
+        }
+        ReadyVolume(all, VolumeRef.Parse(name));
+        return false;
+    }
+
+    /// <summary>How many clients have the volume or snapshot with this id open.</summary>
+    public int ClientsOf(string id) => _open.CountOf(id);
+
+    private async Task EnsureNotInUseAsync(string id, string what, bool force, CancellationToken ct)
+    {
+        var clients = _open.CountOf(id);
+        if (clients == 0)
+        {
+            return;
+        }
+        if (!force)
+        {
+            throw new StoragePoolException(ErrorCode.VolumeInUse,
+                $"{what} is in use by {clients} client(s) (NBD or FUSE); disconnect them first" +
+                (what.StartsWith("volume", StringComparison.Ordinal) ? " or delete with --force to disconnect them" : string.Empty));
+        }
+        if (!await _open.RevokeAsync(id, RevokeTimeout, ct))
+        {
+            throw new StoragePoolException(ErrorCode.VolumeInUse,
+                $"{what} still has {_open.CountOf(id)} client(s) {RevokeTimeout.TotalSeconds:0} s after they were told to disconnect; try again");
+        }
+    }
 
     // ---------------------------------------------------------------- status, changes, recovery
 

@@ -22,6 +22,7 @@ public enum ErrorCode
     VolumeHasSnapshots = 23,
     ShrinkNotAllowed = 24,
     Conflict = 25,
+    VolumeInUse = 26,
 
     NoSpace = 30,
     StorePathInvalid = 31,

@@ -38,7 +38,8 @@ public static class ErrorCodes
         ErrorCode.StoreNotFound or ErrorCode.PoolNotFound or ErrorCode.VolumeNotFound
             or ErrorCode.SnapshotNotFound => 404,
         ErrorCode.AlreadyExists or ErrorCode.StoreInUse or ErrorCode.PoolNotEmpty
-            or ErrorCode.VolumeHasSnapshots or ErrorCode.ShrinkNotAllowed or ErrorCode.Conflict => 409,
+            or ErrorCode.VolumeHasSnapshots or ErrorCode.ShrinkNotAllowed or ErrorCode.Conflict
+            or ErrorCode.VolumeInUse => 409,
         ErrorCode.NoSpace => 507,
         ErrorCode.Unsupported => 501,
         ErrorCode.DaemonUnavailable => 503,
@@ -52,7 +53,7 @@ public static class ErrorCodes
             or ErrorCode.SnapshotNotFound => 2, // ENOENT
         ErrorCode.AlreadyExists => 17, // EEXIST
         ErrorCode.PoolNotEmpty or ErrorCode.VolumeHasSnapshots => 39, // ENOTEMPTY
-        ErrorCode.StoreInUse or ErrorCode.Conflict => 16, // EBUSY
+        ErrorCode.StoreInUse or ErrorCode.Conflict or ErrorCode.VolumeInUse => 16, // EBUSY
         ErrorCode.NoSpace => 28, // ENOSPC
         ErrorCode.Unauthorized or ErrorCode.PermissionDenied => 13, // EACCES
         ErrorCode.Unsupported => 95, // EOPNOTSUPP

@@ -58,6 +58,9 @@ public sealed record StatusInfo(
     long ProvisionedBytes,
     long AllocatedBytes);
 
+/// <summary>How to reach a volume or snapshot over NBD: export name and URIs (unix socket first, then TCP if served).</summary>
+public sealed record ExportInfo(string Name, bool ReadOnly, IReadOnlyList<string> Uris);
+
 /// <summary>What changed, for D-Bus signals and other watchers.</summary>
 public enum ChangeKind
 {

@@ -83,7 +83,7 @@ internal sealed class BusObjects
             new("Resize", [new("size_bytes", "t"), new("allow_shrink", "b")], [new("notes", "as")], true, ResizeAsync),
             new("Delete", [new("with_snapshots", "b")], [], true, async (node, args, ct) =>
             {
-                await _manager.DeleteVolumeAsync(VolumeOf(node), args.Boolean(0), ct);
+                await _manager.DeleteVolumeAsync(VolumeOf(node), args.Boolean(0), ct: ct);
                 return Reply.Empty;
             }),
             new("CreateSnapshot", [new("name", "s")], [new("snapshot", SnapshotStruct)], true, async (node, args, ct) =>

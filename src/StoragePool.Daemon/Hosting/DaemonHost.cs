@@ -4,6 +4,7 @@ using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Daemon.DBus;
+using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Rest;
 
@@ -17,6 +18,7 @@ internal static class DaemonHost
         Directory.CreateDirectory(options.DataDir);
         Directory.CreateDirectory(Path.GetDirectoryName(options.ApiSocket)!);
         var staleSocket = await ClaimSocketAsync(options.ApiSocket, ct);
+        var staleNbdSocket = await ClaimSocketAsync(options.Nbd.Socket, ct);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -42,12 +44,20 @@ internal static class DaemonHost
             sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>()));
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddHostedService<DBusService>();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<NbdExports>();
+        builder.Services.AddSingleton<NbdService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NbdService>());
 
         await using var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("storagepoold");
         if (staleSocket)
         {
             logger.StaleSocketRemoved(options.ApiSocket);
+        }
+        if (staleNbdSocket)
+        {
+            logger.StaleSocketRemoved(options.Nbd.Socket);
         }
         app.Services.GetRequiredService<PrometheusExporter>(); // listen before the first operation, not at the first scrape
         var pool = app.Services.GetRequiredService<PoolManager>();

@@ -13,7 +13,28 @@ public sealed record DaemonConfig(
     string? ApiSocket = null,
     string? Listen = null,
     string? Token = null,
-    bool? CreateDefaultPool = null);
+    bool? CreateDefaultPool = null,
+    string? NbdSocket = null,
+    string? NbdListen = null,
+    bool? NbdInsecure = null,
+    string? NbdTlsCertificate = null,
+    string? NbdTlsKey = null);
+
+/// <summary>What the command line said (null: not given).</summary>
+public sealed record DaemonArguments(
+    string? Config = null,
+    string? DataDir = null,
+    string? ApiSocket = null,
+    string? Listen = null,
+    bool? CreateDefaultPool = null,
+    string? NbdSocket = null,
+    string? NbdListen = null,
+    bool? NbdInsecure = null,
+    string? NbdTlsCertificate = null,
+    string? NbdTlsKey = null);
+
+/// <summary>The NBD server's endpoints: always the unix socket, TCP when asked (TLS unless loopback or insecure).</summary>
+public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
@@ -29,7 +50,8 @@ public sealed record DaemonOptions(
     IPEndPoint? Listen,
     string Token,
     bool TokenGenerated,
-    bool CreateDefaultPool)
+    bool CreateDefaultPool,
+    NbdEndpoints Nbd)
 {
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
@@ -40,21 +62,39 @@ public sealed record DaemonOptions(
 
     public string DefaultStorePath => Path.Combine(DataDir, "stores", "local");
 
-    public static DaemonOptions Resolve(string? configPath, string? dataDir, string? apiSocket, string? listen, bool? createDefaultPool)
+    public static DaemonOptions Resolve(DaemonArguments args)
     {
-        var config = LoadConfig(configPath);
-        var resolvedDataDir = Path.GetFullPath(dataDir ?? config.DataDir ?? DefaultPaths.DataDir);
-        var socket = Path.GetFullPath(apiSocket ?? config.ApiSocket ?? DefaultPaths.ApiSocket);
-        var endpoint = (listen ?? config.Listen) is { Length: > 0 } l ? ParseEndpoint(l) : null;
+        var config = LoadConfig(args.Config);
+        var dataDir = Path.GetFullPath(args.DataDir ?? config.DataDir ?? DefaultPaths.DataDir);
+        var socket = Path.GetFullPath(args.ApiSocket ?? config.ApiSocket ?? DefaultPaths.ApiSocket);
+        var endpoint = (args.Listen ?? config.Listen) is { Length: > 0 } l ? ParseEndpoint(l) : null;
         var token = config.Token is { Length: > 0 } t ? t
             : Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } e ? e
             : null;
         var generated = false;
         if (token is null)
         {
-            (token, generated) = LoadOrCreateToken(GeneratedTokenPathIn(resolvedDataDir));
+            (token, generated) = LoadOrCreateToken(GeneratedTokenPathIn(dataDir));
         }
-        return new DaemonOptions(resolvedDataDir, socket, endpoint, token, generated, createDefaultPool ?? config.CreateDefaultPool ?? true);
+        var nbd = new NbdEndpoints(
+            Path.GetFullPath(args.NbdSocket ?? config.NbdSocket ?? DefaultPaths.NbdSocket),
+            (args.NbdListen ?? config.NbdListen) is { Length: > 0 } n ? ParseEndpoint(n) : null,
+            args.NbdInsecure ?? config.NbdInsecure ?? false,
+            args.NbdTlsCertificate ?? config.NbdTlsCertificate,
+            args.NbdTlsKey ?? config.NbdTlsKey);
+        if ((nbd.TlsCertificate is null) != (nbd.TlsKey is null))
+        {
+            throw new StoragePoolException(ErrorCode.InvalidArgument,
+                "NBD TLS needs both --nbd-tls-cert and --nbd-tls-key (PEM files)");
+        }
+        if (nbd.Listen is { } nbdEndpoint && !IPAddress.IsLoopback(nbdEndpoint.Address) && nbd.TlsCertificate is null && !nbd.Insecure)
+        {
+            throw new StoragePoolException(ErrorCode.InvalidArgument,
+                $"NBD on {nbdEndpoint} would carry volume data in clear over the network; give --nbd-tls-cert and --nbd-tls-key, " +
+                "or --nbd-insecure on a network you trust");
+        }
+        return new DaemonOptions(dataDir, socket, endpoint, token, generated,
+            args.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

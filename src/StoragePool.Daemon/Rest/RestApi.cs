@@ -7,6 +7,7 @@ using StoragePool.Cluster.Control;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
 using StoragePool.Daemon.Metrics;
+using StoragePool.Daemon.Nbd;
 
 namespace StoragePool.Daemon.Rest;
 
@@ -90,9 +91,9 @@ internal static class RestApi
         });
         app.MapGet(ApiRoutes.Volume("{pool}", "{name}"), async (string pool, string name, CancellationToken ct) =>
             Json(await pm.GetVolumeAsync(Ref(pool, name), ct), ctx.VolumeInfo));
-        app.MapDelete(ApiRoutes.Volume("{pool}", "{name}"), async (string pool, string name, bool? with_snapshots, CancellationToken ct) =>
+        app.MapDelete(ApiRoutes.Volume("{pool}", "{name}"), async (string pool, string name, bool? with_snapshots, bool? force, CancellationToken ct) =>
         {
-            await pm.DeleteVolumeAsync(Ref(pool, name), with_snapshots ?? false, ct);
+            await pm.DeleteVolumeAsync(Ref(pool, name), with_snapshots ?? false, force ?? false, ct);
             return Results.NoContent();
         });
         app.MapPost(ApiRoutes.VolumeResize("{pool}", "{name}"), async (string pool, string name, HttpRequest request, CancellationToken ct) =>
@@ -125,6 +126,10 @@ internal static class RestApi
             await pm.DeleteSnapshotAsync(new SnapshotRef(pool, name, Names.Validate(NameKind.Snapshot, snapshot)), ct);
             return Results.NoContent();
         });
+
+        var options = app.Services.GetRequiredService<Hosting.DaemonOptions>();
+        app.MapGet(ApiRoutes.Export("{**name}"), async (string name, CancellationToken ct) =>
+            Json(NbdService.Describe(options.Nbd, name, await pm.CheckExportAsync(name, ct)), ctx.ExportInfo));
 
         app.MapFallback((HttpContext context) => throw new StoragePoolException(ErrorCode.InvalidArgument,
             $"no API route {context.Request.Method} {context.Request.Path}; see docs/api.md"));

@@ -10,7 +10,7 @@ public sealed class HelpTests
         "",
         "store", "store add", "store list", "store remove",
         "pool", "pool create", "pool list", "pool show", "pool delete",
-        "volume", "volume create", "volume list", "volume show", "volume resize", "volume delete", "volume clone", "volume revert",
+        "volume", "volume create", "volume list", "volume show", "volume resize", "volume delete", "volume clone", "volume revert", "volume nbd-uri",
         "snapshot", "snapshot create", "snapshot list", "snapshot delete",
         "status",
     ];

@@ -37,6 +37,8 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public string ConfigFile => Path.Combine(Root, "storagepoold.json");
 
+    public string NbdSocket => Path.Combine(Root, "run", "nbd.sock");
+
     public string Token { get; }
 
     public StoragePoolClient Client { get; }
@@ -143,7 +145,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--config", ConfigFile, .. _extraArgs])
+        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--nbd-socket", NbdSocket, "--config", ConfigFile, .. _extraArgs])
         {
             info.ArgumentList.Add(a);
         }

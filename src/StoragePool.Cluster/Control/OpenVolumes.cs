@@ -1,0 +1,123 @@
+using StoragePool.Storage.IO;
+
+namespace StoragePool.Cluster.Control;
+
+/// <summary>
+/// Who has which volume or snapshot open (one lease per NBD/FUSE connection), so that deleting,
+/// shrinking or reverting data in use is refused, and a forced delete can take it away first.
+/// Each lease has its own open volume: a grow is seen by the next open.
+/// </summary>
+internal sealed class OpenVolumes
+{
+    private readonly Dictionary<string, Users> _byId = new(StringComparer.Ordinal);
+
+    /// <summary>Registers a user of <paramref name="id"/> and opens the data with the revocation token of that id.</summary>
+    public VolumeLease Acquire(string id, Func<CancellationToken, IBlockVolume> open)
+    {
+        Users users;
+        lock (_byId)
+        {
+            if (!_byId.TryGetValue(id, out users!))
+            {
+                users = new Users();
+                _byId[id] = users;
+            }
+            users.Count++;
+        }
+        try
+        {
+            return new VolumeLease(open(users.Revoke.Token), () => Release(id));
+        }
+        catch
+        {
+            Release(id);
+            throw;
+        }
+    }
+
+    public int CountOf(string id)
+    {
+        lock (_byId)
+        {
+            return _byId.TryGetValue(id, out var users) ? users.Count : 0;
+        }
+    }
+
+    /// <summary>Tells every user of <paramref name="id"/> to let go, and waits (bounded) until they have.</summary>
+    public async Task<bool> RevokeAsync(string id, TimeSpan timeout, CancellationToken ct)
+    {
+        Users? users;
+        lock (_byId)
+        {
+            _byId.TryGetValue(id, out users);
+        }
+        if (users is null)
+        {
+            return true;
+        }
+        await users.Revoke.CancelAsync();
+        try
+        {
+            await users.Gone.Task.WaitAsync(timeout, ct);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private void Release(string id)
+    {
+        lock (_byId)
+        {
+            var users = _byId[id];
+            if (--users.Count == 0)
+            {
+                _byId.Remove(id);
+                users.Gone.TrySetResult(); // the token source is left to the GC: a revoke may still be cancelling it
+            }
+        }
+    }
+
+    private sealed class Users
+    {
+        public int Count { get; set; }
+
+        public CancellationTokenSource Revoke { get; } = new();
+
+        public TaskCompletionSource Gone { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+/// <summary>One connection's hold on an open volume or snapshot; dispose it when the connection ends.</summary>
+public sealed class VolumeLease : IAsyncDisposable
+{
+    private Action? _release;
+
+    internal VolumeLease(IBlockVolume volume, Action release)
+    {
+        Volume = volume;
+        _release = release;
+    }
+
+    public IBlockVolume Volume { get; }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _release, null) is { } release)
+        {
+            try
+            {
+                if (Volume is IAsyncDisposable disposable)
+                {
+                    await disposable.DisposeAsync();
+                }
+            }
+            finally
+            {
+                release();
+            }
+        }
+    }
+}
