@@ -4,8 +4,8 @@ using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Daemon.DBus;
-using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Metrics;
+using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Rest;
 
 namespace StoragePool.Daemon.Hosting;

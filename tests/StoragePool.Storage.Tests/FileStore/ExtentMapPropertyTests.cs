@@ -2,8 +2,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
 using StoragePool.Core.Extents;
-using StoragePool.Storage.IO;
 using StoragePool.Core.Model;
+using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
 
 namespace StoragePool.Storage.Tests;
