@@ -37,7 +37,7 @@ sum() { printf '%s\n' "$summaries" | grep -Eo "$1: +[0-9]+" | awk '{ s += $2 } E
 passed=$(sum Passed)
 failed=$(sum Failed)
 projects=$(printf '%s\n' "$summaries" | grep -c . || true)
-expected=$(find tests -name '*.csproj' | wc -l)
+expected=$(find tests -name '*Tests.csproj' | wc -l)
 if [ "$projects" -ne "$expected" ] && [ "$status" -eq 0 ]; then
     echo "only $projects of $expected test projects reported results" >&2
     status=1

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using StoragePool.Cluster.Metadata;
+using StoragePool.Testing;
 using static StoragePool.Cluster.Tests.Metadata.SqliteMetadataStoreTests;
 
 namespace StoragePool.Cluster.Tests.Metadata;
@@ -16,10 +17,10 @@ public sealed class SqliteMetadataStoreCrashTests
     private const int Slots = 5;
     private const int MaxCommits = 20_000;
 
-    private TempDirectory _dir = null!;
+    private TestDirectory _dir = null!;
 
     [SetUp]
-    public void SetUp() => _dir = new TempDirectory();
+    public void SetUp() => _dir = new TestDirectory();
 
     [TearDown]
     public void TearDown() => _dir.Dispose();

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using StoragePool.Cluster.Metadata;
+using StoragePool.Testing;
 
 namespace StoragePool.Cluster.Tests.Metadata;
 
@@ -9,10 +10,10 @@ public sealed class SqliteMetadataStorePropertyTests
     private static readonly string[] Keys = ["/a", "/a/x", "/a/y", "/ab", "/b"];
     private static readonly string[] Prefixes = ["", "/a", "/a/", "/b"];
 
-    private TempDirectory _dir = null!;
+    private TestDirectory _dir = null!;
 
     [SetUp]
-    public void SetUp() => _dir = new TempDirectory();
+    public void SetUp() => _dir = new TestDirectory();
 
     [TearDown]
     public void TearDown() => _dir.Dispose();

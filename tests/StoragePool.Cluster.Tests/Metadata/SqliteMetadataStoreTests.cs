@@ -1,17 +1,18 @@
 using System.Text;
 using StoragePool.Cluster.Metadata;
+using StoragePool.Testing;
 
 namespace StoragePool.Cluster.Tests.Metadata;
 
 public sealed class SqliteMetadataStoreTests
 {
-    private TempDirectory _dir = null!;
+    private TestDirectory _dir = null!;
     private SqliteMetadataStore _store = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _dir = new TempDirectory();
+        _dir = new TestDirectory();
         _store = await SqliteMetadataStore.OpenAsync(_dir.File("meta.db"));
     }
 

@@ -3,18 +3,21 @@ using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Model;
 using StoragePool.Storage;
+using StoragePool.Testing;
 
 namespace StoragePool.Cluster.Tests;
 
 /// <summary>A PoolManager over a real SQLite metadata file and a real file store, in a temp directory.</summary>
 internal sealed class PoolManagerFixture : IAsyncDisposable
 {
-    private PoolManagerFixture(string root)
+    private readonly TestDirectory _root;
+
+    private PoolManagerFixture(TestDirectory root)
     {
-        Root = root;
+        _root = root;
     }
 
-    public string Root { get; }
+    public string Root => _root.Path;
 
     public string StorePath => Path.Combine(Root, "store");
 
@@ -28,8 +31,8 @@ internal sealed class PoolManagerFixture : IAsyncDisposable
 
     public static async Task<PoolManagerFixture> CreateAsync(CrashPoints? crash = null)
     {
-        var root = Path.Combine(Path.GetTempPath(), "sp-pm-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Path.Combine(root, "store"));
+        var root = new TestDirectory("sp-pm-");
+        Directory.CreateDirectory(root.File("store"));
         var fixture = new PoolManagerFixture(root);
         await fixture.OpenAsync(crash);
         return fixture;
@@ -50,7 +53,7 @@ internal sealed class PoolManagerFixture : IAsyncDisposable
     {
         Manager.Dispose();
         await Metadata.DisposeAsync();
-        Directory.Delete(Root, recursive: true);
+        _root.Dispose();
     }
 
     private async Task OpenAsync(CrashPoints? crash)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using StoragePool.Core.Errors;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Cli;
 
@@ -11,7 +12,7 @@ namespace StoragePool.IntegrationTests.Cli;
 public abstract class CliTestBase
 {
     private static int _counter;
-    private string? _fixtureDir;
+    private TestDirectory? _fixtureDir;
     private string? _tempDir;
 
     protected DaemonProcess Daemon { get; private set; } = null!;
@@ -25,7 +26,7 @@ public abstract class CliTestBase
     [OneTimeSetUp]
     public async Task StartDaemonAsync()
     {
-        _fixtureDir = Tools.TempDirectory("sp-cli");
+        _fixtureDir = new TestDirectory("sp-cli-");
         Daemon = await DaemonProcess.StartAsync(extraArgs: ["--no-default-pool"]);
     }
 
@@ -36,15 +37,12 @@ public abstract class CliTestBase
         {
             await Daemon.DisposeAsync();
         }
-        if (_fixtureDir is not null)
-        {
-            Directory.Delete(_fixtureDir, recursive: true);
-        }
+        _fixtureDir?.Dispose();
     }
 
     [SetUp]
     public void CreateTempDir() =>
-        _tempDir = Directory.CreateDirectory(Path.Combine(_fixtureDir!, TestContext.CurrentContext.Test.ID)).FullName;
+        _tempDir = Directory.CreateDirectory(Path.Combine(_fixtureDir!.Path, TestContext.CurrentContext.Test.ID)).FullName;
 
     [TearDown]
     public void ShowDaemonLogOnFailure()
@@ -60,10 +58,10 @@ public abstract class CliTestBase
     protected static string Unique(string prefix) =>
         $"{prefix}{Interlocked.Increment(ref _counter)}-{Guid.NewGuid():N}"[..(prefix.Length + 10)];
 
-    protected Task<CliResult> CliAsync(params string[] args) => Daemon.RunCliAsync(args);
+    protected Task<ToolResult> CliAsync(params string[] args) => Daemon.RunCliAsync(args);
 
     /// <summary>Runs a command that must succeed and print nothing on stderr.</summary>
-    protected async Task<CliResult> OkAsync(params string[] args)
+    protected async Task<ToolResult> OkAsync(params string[] args)
     {
         var result = await CliAsync(args);
         Assert.That(result.ExitCode, Is.Zero, $"storagepool {string.Join(' ', args)}\n{result}");
@@ -130,7 +128,7 @@ public abstract class CliTestBase
     }
 
     /// <summary>Runs a command that must fail with <paramref name="code"/>, and checks the daemon kept its state.</summary>
-    protected async Task<CliResult> FailsAsync(ErrorCode code, params string[] args)
+    protected async Task<ToolResult> FailsAsync(ErrorCode code, params string[] args)
     {
         var before = await StateAsync();
         var result = await CliAsync(args);
@@ -140,7 +138,7 @@ public abstract class CliTestBase
     }
 
     /// <summary>Exit code of <paramref name="code"/>, nothing on stdout, one <c>storagepool: error:</c> line on stderr.</summary>
-    protected static void AssertError(CliResult result, ErrorCode code, string what)
+    protected static void AssertError(ToolResult result, ErrorCode code, string what)
     {
         using (Assert.EnterMultipleScope())
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using StoragePool.Core.Errors;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Cli;
 
@@ -9,7 +10,7 @@ namespace StoragePool.IntegrationTests.Cli;
 public sealed class ConnectionTests : CliTestBase
 {
     /// <summary>The CLI with only the given environment (and no token or socket inherited from the test's own).</summary>
-    private static Task<CliResult> BareCliAsync(IDictionary<string, string>? environment, params string[] args)
+    private static Task<ToolResult> BareCliAsync(IDictionary<string, string>? environment, params string[] args)
     {
         var env = new Dictionary<string, string> { ["STORAGEPOOL_SOCKET"] = "", ["STORAGEPOOL_TOKEN"] = "" };
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())

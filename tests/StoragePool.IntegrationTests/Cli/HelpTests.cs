@@ -1,4 +1,5 @@
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Cli;
 

@@ -1,5 +1,6 @@
 using StoragePool.Core.Errors;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Cli;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.DBus;
 
@@ -29,10 +30,10 @@ public sealed class BusCommands
     public static string VolumePath(string pool, string volume) => $"{Root}/volumes/{pool}/{volume}";
 
     /// <summary><c>busctl --address=BUS ARGS</c> as root.</summary>
-    public Task<CliResult> BusctlAsync(params string[] args) => Tools.RunAsync("busctl", [$"--address={_address}", .. args]);
+    public Task<ToolResult> BusctlAsync(params string[] args) => Tools.RunAsync("busctl", [$"--address={_address}", .. args]);
 
     /// <summary><c>busctl</c> as uid/gid 65534 (nobody), without supplementary groups.</summary>
-    public Task<CliResult> BusctlAsNobodyAsync(params string[] args) =>
+    public Task<ToolResult> BusctlAsNobodyAsync(params string[] args) =>
         Tools.RunAsync("setpriv", [$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "busctl", $"--address={_address}", .. args]);
 
     /// <summary>busctl that must succeed; returns its output.</summary>
@@ -51,7 +52,7 @@ public sealed class BusCommands
     /// Calls a method with <c>gdbus</c>, which prints the D-Bus error name of a failure
     /// (<c>GDBus.Error:NAME: MESSAGE</c>). Arguments are GVariant text (<c>"uint64 4096"</c>, <c>"'name'"</c>).
     /// </summary>
-    public Task<CliResult> GdbusCallAsync(string path, string @interface, string method, params string[] args) =>
+    public Task<ToolResult> GdbusCallAsync(string path, string @interface, string method, params string[] args) =>
         Tools.RunAsync("gdbus", Gdbus(path, @interface, method, args));
 
     /// <summary>A gdbus call that must fail; returns its error name and message.</summary>
@@ -84,7 +85,7 @@ public sealed class BusCommands
     private string[] Gdbus(string path, string @interface, string method, string[] args) =>
         ["call", "--address", _address, "--dest", Service, "--object-path", path, "--method", $"{@interface}.{method}", .. args];
 
-    private static async Task<(string Name, string Message)> ErrorOfAsync(Task<CliResult> call, string method)
+    private static async Task<(string Name, string Message)> ErrorOfAsync(Task<ToolResult> call, string method)
     {
         var result = await call;
         Assert.That(result.ExitCode, Is.Not.Zero, $"{method} should have failed\n{result}");

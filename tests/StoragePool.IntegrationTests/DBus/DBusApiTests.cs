@@ -2,6 +2,7 @@ using StoragePool.Api;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 using static StoragePool.IntegrationTests.DBus.BusCommands;
 
 namespace StoragePool.IntegrationTests.DBus;
@@ -207,22 +208,15 @@ public sealed class DBusApiTests
     public async Task Stores_are_added_listed_and_removed_over_DBus()
     {
         var store = Unique("s");
-        var dir = Tools.TempDirectory("sp-dbus-store");
-        try
-        {
-            var added = await _dbus.CallAsync(Root, Manager, "AddStore", "ssdd", store, dir, "2", "0");
-            Assert.That(added, Does.StartWith($"(sssttttddu) \"{store}\" \"file\" \"{dir}\" "));
-            var rest = (await _daemon.Client.ListStoresAsync()).Single(s => s.Name == store);
-            Assert.That(rest.OvercommitRatio, Is.EqualTo(2.0));
-            Assert.That(await _dbus.CallAsync(Root, Manager, "ListStores"), Does.Contain($"\"{store}\" \"file\" \"{dir}\""));
+        using var dir = new TestDirectory("sp-dbus-store-");
+        var added = await _dbus.CallAsync(Root, Manager, "AddStore", "ssdd", store, dir.Path, "2", "0");
+        Assert.That(added, Does.StartWith($"(sssttttddu) \"{store}\" \"file\" \"{dir.Path}\" "));
+        var rest = (await _daemon.Client.ListStoresAsync()).Single(s => s.Name == store);
+        Assert.That(rest.OvercommitRatio, Is.EqualTo(2.0));
+        Assert.That(await _dbus.CallAsync(Root, Manager, "ListStores"), Does.Contain($"\"{store}\" \"file\" \"{dir.Path}\""));
 
-            await _dbus.CallAsync(Root, Manager, "RemoveStore", "s", store);
-            Assert.That((await _daemon.Client.ListStoresAsync()).Select(s => s.Name), Does.Not.Contain(store));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        await _dbus.CallAsync(Root, Manager, "RemoveStore", "s", store);
+        Assert.That((await _daemon.Client.ListStoresAsync()).Select(s => s.Name), Does.Not.Contain(store));
     }
 
     [Test]

@@ -6,6 +6,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
 using StoragePool.Core.Sizes;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Daemon;
 
@@ -158,35 +159,28 @@ public class DaemonTests
     [Test]
     public async Task Systemd_is_told_when_the_daemon_is_ready_and_stopping()
     {
-        var dir = Tools.TempDirectory("sp-notify");
-        try
+        using var dir = new TestDirectory("sp-notify-");
+        var path = dir.File("notify.sock");
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(path));
+        await using var daemon = await DaemonProcess.StartAsync(new Dictionary<string, string>
         {
-            var path = Path.Combine(dir, "notify.sock");
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-            socket.Bind(new UnixDomainSocketEndPoint(path));
-            await using var daemon = await DaemonProcess.StartAsync(new Dictionary<string, string>
-            {
-                ["NOTIFY_SOCKET"] = path,
-                ["JOURNAL_STREAM"] = "8:1234",
-            });
-            var messages = new StringBuilder();
-            var buffer = new byte[4096];
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            while (!messages.ToString().Contains("READY=1", StringComparison.Ordinal))
-            {
-                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-                messages.Append(Encoding.UTF8.GetString(buffer, 0, n)).Append('\n');
-            }
-            Assert.That(messages.ToString(), Does.Contain("STATUS=serving on " + daemon.ApiSocket));
-            await daemon.StopAsync();
-            var n2 = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            Assert.That(Encoding.UTF8.GetString(buffer, 0, n2), Does.Contain("STOPPING=1"));
-            Assert.That(daemon.Log, Does.Contain("<6>storagepoold[1001]"), "journald priority prefixes when JOURNAL_STREAM is set");
-        }
-        finally
+            ["NOTIFY_SOCKET"] = path,
+            ["JOURNAL_STREAM"] = "8:1234",
+        });
+        var messages = new StringBuilder();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!messages.ToString().Contains("READY=1", StringComparison.Ordinal))
         {
-            Directory.Delete(dir, recursive: true);
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            messages.Append(Encoding.UTF8.GetString(buffer, 0, n)).Append('\n');
         }
+        Assert.That(messages.ToString(), Does.Contain("STATUS=serving on " + daemon.ApiSocket));
+        await daemon.StopAsync();
+        var n2 = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        Assert.That(Encoding.UTF8.GetString(buffer, 0, n2), Does.Contain("STOPPING=1"));
+        Assert.That(daemon.Log, Does.Contain("<6>storagepoold[1001]"), "journald priority prefixes when JOURNAL_STREAM is set");
     }
 
     [Test]

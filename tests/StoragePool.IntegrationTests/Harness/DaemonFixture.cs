@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Harness;
 
@@ -14,14 +15,15 @@ public sealed class DaemonProcess : IAsyncDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
 
+    private readonly TestDirectory _root;
     private readonly Dictionary<string, string> _environment;
     private readonly string[] _extraArgs;
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    private DaemonProcess(string root, Dictionary<string, string> environment, string[] extraArgs)
+    private DaemonProcess(TestDirectory root, Dictionary<string, string> environment, string[] extraArgs)
     {
-        Root = root;
+        _root = root;
         _environment = environment;
         _extraArgs = extraArgs;
         Token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -29,7 +31,7 @@ public sealed class DaemonProcess : IAsyncDisposable
     }
 
     /// <summary>The test's temp directory; the daemon's directories are inside it.</summary>
-    public string Root { get; }
+    public string Root => _root.Path;
 
     public string DataDir => Path.Combine(Root, "data");
 
@@ -75,7 +77,7 @@ public sealed class DaemonProcess : IAsyncDisposable
         {
             env[k] = v;
         }
-        var daemon = new DaemonProcess(Tools.TempDirectory("sp-it"), env, extraArgs ?? []);
+        var daemon = new DaemonProcess(new TestDirectory("sp-it-"), env, extraArgs ?? []);
         await File.WriteAllTextAsync(daemon.ConfigFile, "{}", ct);
         try
         {
@@ -163,7 +165,7 @@ public sealed class DaemonProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the real <c>storagepool</c> binary against this daemon.</summary>
-    public Task<CliResult> RunCliAsync(params string[] args) => Tools.RunAsync(Repo.Cli, CliEnvironment, args);
+    public Task<ToolResult> RunCliAsync(params string[] args) => Tools.RunAsync(Repo.Cli, CliEnvironment, args);
 
     /// <summary>SIGTERM, then wait for a clean exit; returns its exit code.</summary>
     public async Task<int> StopAsync()
@@ -217,7 +219,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             Client.Dispose();
             try
             {
-                Directory.Delete(Root, recursive: true);
+                _root.Dispose();
             }
             catch (IOException)
             {

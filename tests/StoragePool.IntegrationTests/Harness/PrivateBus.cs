@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Harness;
 
@@ -23,20 +24,21 @@ public sealed class PrivateBus : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
 
+    private readonly TestDirectory _directory;
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private bool _disposed;
 
-    private PrivateBus(string directory, Process process)
+    private PrivateBus(TestDirectory directory, Process process)
     {
-        Directory = directory;
+        _directory = directory;
         _process = process;
     }
 
     /// <summary>Our policy file, as packaged.</summary>
     public static string PolicyFile => Repo.File("packaging", "dbus", "org.storagepool.StoragePool1.conf");
 
-    public string Directory { get; }
+    public string Directory => _directory.Path;
 
     public string SocketPath => Path.Combine(Directory, "bus");
 
@@ -62,12 +64,12 @@ public sealed class PrivateBus : IAsyncDisposable
 
     public static async Task<PrivateBus> StartAsync(BusPolicy policy = BusPolicy.SystemWithOurPolicy, CancellationToken ct = default)
     {
-        var directory = Tools.TempDirectory("sp-bus");
+        var directory = new TestDirectory("sp-bus-");
         // Any user's clients must reach the socket (tests call as nobody).
-        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        File.SetUnixFileMode(directory.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        var config = Path.Combine(directory, "bus.conf");
-        await File.WriteAllTextAsync(config, Config(Path.Combine(directory, "bus"), policy), ct);
+        var config = directory.File("bus.conf");
+        await File.WriteAllTextAsync(config, Config(directory.File("bus"), policy), ct);
 
         var info = new ProcessStartInfo("dbus-daemon")
         {
@@ -125,7 +127,7 @@ public sealed class PrivateBus : IAsyncDisposable
             _process.Dispose();
             try
             {
-                System.IO.Directory.Delete(Directory, recursive: true);
+                _directory.Dispose();
             }
             catch (IOException)
             {

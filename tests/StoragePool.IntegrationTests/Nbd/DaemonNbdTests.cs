@@ -6,6 +6,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
 using StoragePool.Core.Sizes;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Testing;
 
 namespace StoragePool.IntegrationTests.Nbd;
 
@@ -38,9 +39,9 @@ public class DaemonNbdTests
         await using var daemon = await DaemonProcess.StartAsync();
         await daemon.Client.CreateVolumeAsync(V, 16 * ByteSize.MiB);
         var uri = (await daemon.RunCliAsync("volume", "nbd-uri", "default/v1")).Stdout.Trim();
-        await Tools.RunAsync("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 64k", uri);
+        await Tools.OutputAsync("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 64k", uri);
         await daemon.Client.CreateSnapshotAsync(new SnapshotRef("default", "v1", "s1"));
-        await Tools.RunAsync("qemu-io", "-f", "raw", "-c", "write -P 0x22 0 64k", uri);
+        await Tools.OutputAsync("qemu-io", "-f", "raw", "-c", "write -P 0x22 0 64k", uri);
 
         var json = await daemon.RunCliAsync("volume", "nbd-uri", "default/v1@s1", "--json");
         Assert.That(JsonDocument.Parse(json.Stdout).RootElement.GetProperty("read_only").GetBoolean(), Is.True);

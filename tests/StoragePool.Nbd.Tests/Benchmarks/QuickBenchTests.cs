@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Benchmarks;
 
@@ -19,7 +20,7 @@ public sealed class QuickBenchTests
     [TestCase(1 << 20, 2_000)]
     public async Task Qemu_img_bench_against_nbdkit_file(int blockSize, int count)
     {
-        Tool.Require("qemu-img", "nbdkit");
+        NbdClients.Require("qemu-img", "nbdkit");
         await using var server = await ServerHarness.StartAsync(populate: e => e.AddVolume("p/v", VolumeSize));
         var ours = $"driver=nbd,path={server.SocketPath},export=p/v";
         var copy = Path.Combine(server.Directory, "copy.img");
@@ -29,7 +30,7 @@ public sealed class QuickBenchTests
         // fill both with data first, so that reads read
         var oursWrite = await BenchAsync(ours, blockSize, count, write: true);
         File.Copy(server.Exports.PathOf("p/v"), copy);
-        await Tool.RunAsync("nbdkit", "-U", kitSocket, "-P", kitPid, "file", copy);
+        await Tools.OutputAsync("nbdkit", "-U", kitSocket, "-P", kitPid, "file", copy);
         try
         {
             var theirs = $"driver=nbd,path={kitSocket}";
@@ -66,7 +67,7 @@ public sealed class QuickBenchTests
         arguments.Add("--image-opts");
         arguments.Add(imageOpts);
         var watch = Stopwatch.StartNew();
-        await Tool.RunAsync("qemu-img", [.. arguments]);
+        await Tools.OutputAsync("qemu-img", [.. arguments]);
         return watch.Elapsed.TotalSeconds;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Clients;
 
@@ -10,7 +11,7 @@ public sealed class LibnbdTests
     private const long VolumeSize = 32L << 20;
 
     [OneTimeSetUp]
-    public void RequireTools() => Tool.Require("nbdinfo", "nbdcopy", "qemu-io");
+    public void RequireTools() => NbdClients.Require("nbdinfo", "nbdcopy", "qemu-io");
 
     [Test]
     public async Task Nbdinfo_lists_every_volume_and_snapshot_with_what_it_can_do()
@@ -22,7 +23,7 @@ public sealed class LibnbdTests
         });
         await server.Exports.AddSnapshotAsync("pool/a", "s1");
 
-        var list = JsonDocument.Parse(await Tool.RunAsync("nbdinfo", "--list", "--json", $"nbd+unix://?socket={server.SocketPath}")).RootElement;
+        var list = JsonDocument.Parse(await Tools.OutputAsync("nbdinfo", "--list", "--json", $"nbd+unix://?socket={server.SocketPath}")).RootElement;
 
         Assert.That(list.GetProperty("protocol").GetString(), Is.EqualTo("newstyle-fixed"));
         Assert.That(list.GetProperty("structured").GetBoolean());
@@ -42,7 +43,7 @@ public sealed class LibnbdTests
         var uri = server.UnixUri("pool/vol");
         await QemuTests.QemuIoAsync(uri, "write -P 7 1M 1M", "write -P 8 20M 256k");
 
-        var map = JsonDocument.Parse(await Tool.RunAsync("nbdinfo", "--map", "--json", uri)).RootElement.EnumerateArray()
+        var map = JsonDocument.Parse(await Tools.OutputAsync("nbdinfo", "--map", "--json", uri)).RootElement.EnumerateArray()
             .Select(e => (e.GetProperty("offset").GetInt64(), e.GetProperty("length").GetInt64(), e.GetProperty("description").GetString()))
             .ToList();
 
@@ -68,7 +69,7 @@ public sealed class LibnbdTests
     {
         await using var server = await ServerHarness.StartAsync(populate: e => e.AddVolume("pool/vol", VolumeSize));
 
-        var result = await Tool.ExecuteAsync("nbdinfo", "--can", feature, server.UnixUri("pool/vol"));
+        var result = await Tools.RunAsync("nbdinfo", "--can", feature, server.UnixUri("pool/vol"));
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
     }
@@ -80,10 +81,10 @@ public sealed class LibnbdTests
         await server.Exports.AddSnapshotAsync("pool/vol", "snap");
         var uri = server.UnixUri("pool/vol@snap");
 
-        Assert.That((await Tool.ExecuteAsync("nbdinfo", "--is", "readonly", uri)).ExitCode, Is.Zero);
-        Assert.That((await Tool.ExecuteAsync("nbdinfo", "--can", "trim", uri)).ExitCode, Is.EqualTo(2));
-        Assert.That((await Tool.ExecuteAsync("nbdinfo", "--can", "zero", uri)).ExitCode, Is.EqualTo(2));
-        Assert.That((await Tool.ExecuteAsync("nbdinfo", "--can", "multi-conn", uri)).ExitCode, Is.Zero);
+        Assert.That((await Tools.RunAsync("nbdinfo", "--is", "readonly", uri)).ExitCode, Is.Zero);
+        Assert.That((await Tools.RunAsync("nbdinfo", "--can", "trim", uri)).ExitCode, Is.EqualTo(2));
+        Assert.That((await Tools.RunAsync("nbdinfo", "--can", "zero", uri)).ExitCode, Is.EqualTo(2));
+        Assert.That((await Tools.RunAsync("nbdinfo", "--can", "multi-conn", uri)).ExitCode, Is.Zero);
     }
 
     [Test]
@@ -94,14 +95,14 @@ public sealed class LibnbdTests
         var source = Path.Combine(server.Directory, "source.raw");
         QemuTests.WriteSparseImage(source, VolumeSize, seed: 2);
 
-        await Tool.RunAsync("nbdcopy", "--connections=4", "--requests=16", source, uri);
+        await Tools.OutputAsync("nbdcopy", "--connections=4", "--requests=16", source, uri);
         var back = Path.Combine(server.Directory, "back.raw");
-        await Tool.RunAsync("nbdcopy", "--connections=4", uri, back);
+        await Tools.OutputAsync("nbdcopy", "--connections=4", uri, back);
 
         Bytes.AssertSame(File.ReadAllBytes(server.Exports.PathOf("pool/vol")), File.ReadAllBytes(source), "the volume copied into");
         Bytes.AssertSame(File.ReadAllBytes(back), File.ReadAllBytes(source), "the copy out of the volume");
         // nbdcopy skipped the holes: the copy out is sparse where the volume is
-        var map = await Tool.RunAsync("nbdinfo", "--map", uri);
+        var map = await Tools.OutputAsync("nbdinfo", "--map", uri);
         Assert.That(map, Does.Contain("hole,zero"));
     }
 
@@ -115,7 +116,7 @@ public sealed class LibnbdTests
         await QemuTests.QemuIoAsync(uri, "write -P 0x32 0 4M");
 
         var copy = Path.Combine(server.Directory, "snap.raw");
-        await Tool.RunAsync("nbdcopy", server.UnixUri("pool/vol@before"), copy);
+        await Tools.OutputAsync("nbdcopy", server.UnixUri("pool/vol@before"), copy);
 
         var bytes = File.ReadAllBytes(copy);
         Assert.That(bytes.AsSpan(0, 4 << 20).IndexOfAnyExcept((byte)0x31), Is.EqualTo(-1));

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Clients;
 
@@ -11,14 +12,14 @@ public sealed class QemuTests
     private const long VolumeSize = 64L << 20;
 
     [OneTimeSetUp]
-    public void RequireTools() => Tool.Require("qemu-img", "qemu-io");
+    public void RequireTools() => NbdClients.Require("qemu-img", "qemu-io");
 
     [Test]
     public async Task Qemu_img_info_shows_the_volume_size()
     {
         await using var server = await ServerHarness.StartAsync(populate: e => e.AddVolume("pool/vol", VolumeSize));
 
-        var info = JsonDocument.Parse(await Tool.RunAsync("qemu-img", "info", "--output=json", server.UnixUri("pool/vol"))).RootElement;
+        var info = JsonDocument.Parse(await Tools.OutputAsync("qemu-img", "info", "--output=json", server.UnixUri("pool/vol"))).RootElement;
 
         Assert.That(info.GetProperty("virtual-size").GetInt64(), Is.EqualTo(VolumeSize));
     }
@@ -31,7 +32,7 @@ public sealed class QemuTests
 
         await QemuIoAsync(uri, "write -P 0x61 0 128k");
         await QemuIoAsync(uri, "read -P 0x61 0 128k");
-        var info = JsonDocument.Parse(await Tool.RunAsync("qemu-img", "info", "--output=json", uri)).RootElement;
+        var info = JsonDocument.Parse(await Tools.OutputAsync("qemu-img", "info", "--output=json", uri)).RootElement;
 
         Assert.That(info.GetProperty("virtual-size").GetInt64(), Is.EqualTo(VolumeSize));
     }
@@ -79,17 +80,17 @@ public sealed class QemuTests
         var source = Path.Combine(server.Directory, "source.raw");
         WriteSparseImage(source, VolumeSize, seed: 1);
 
-        await Tool.RunAsync("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source, uri);
-        Assert.That((await Tool.ExecuteAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, uri)).ExitCode, Is.Zero,
+        await Tools.OutputAsync("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source, uri);
+        Assert.That((await Tools.RunAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, uri)).ExitCode, Is.Zero,
             "qemu-img compare found the export different from what was converted into it");
 
         var back = Path.Combine(server.Directory, "back.raw");
-        await Tool.RunAsync("qemu-img", "convert", "-f", "raw", "-O", "raw", uri, back);
+        await Tools.OutputAsync("qemu-img", "convert", "-f", "raw", "-O", "raw", uri, back);
         Bytes.AssertSame(File.ReadAllBytes(back), File.ReadAllBytes(source), "the image converted out of the export");
 
         // a changed byte is a difference qemu-img compare sees
         await QemuIoAsync(uri, "write -P 0x5a 33M 512");
-        var compare = await Tool.ExecuteAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, uri);
+        var compare = await Tools.RunAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, uri);
         Assert.That(compare.ExitCode, Is.EqualTo(1), compare.ToString());
     }
 
@@ -100,7 +101,7 @@ public sealed class QemuTests
         var uri = server.UnixUri("pool/vol");
         await QemuIoAsync(uri, "write -P 1 8M 1M", "write -P 2 40M 64k");
 
-        var map = JsonDocument.Parse(await Tool.RunAsync("qemu-img", "map", "--output=json", "-f", "raw", uri)).RootElement;
+        var map = JsonDocument.Parse(await Tools.OutputAsync("qemu-img", "map", "--output=json", "-f", "raw", uri)).RootElement;
 
         var data = map.EnumerateArray()
             .Where(e => e.GetProperty("data").GetBoolean())
@@ -121,9 +122,9 @@ public sealed class QemuTests
         var snapshot = server.UnixUri("pool/vol@snap");
 
         await QemuIoAsync(snapshot, readOnly: true, "read -P 0x77 0 64k");
-        var write = await Tool.ExecuteAsync("qemu-io", "-f", "raw", "-c", "write -P 1 0 4k", snapshot);
+        var write = await Tools.RunAsync("qemu-io", "-f", "raw", "-c", "write -P 1 0 4k", snapshot);
 
-        Assert.That(write.Output + write.Error, Does.Contain("read-only").Or.Contain("Permission denied").Or.Contain("Operation not permitted"));
+        Assert.That(write.Stdout + write.Stderr, Does.Contain("read-only").Or.Contain("Permission denied").Or.Contain("Operation not permitted"));
         Assert.That(File.ReadAllBytes(server.Exports.PathOf("pool/vol@snap")).AsSpan(0, 64 << 10).IndexOfAnyExcept((byte)0x77), Is.EqualTo(-1));
     }
 
@@ -144,9 +145,9 @@ public sealed class QemuTests
             arguments.Add(command);
         }
         arguments.Add(uri);
-        var result = await Tool.ExecuteAsync("qemu-io", [.. arguments]);
+        var result = await Tools.RunAsync("qemu-io", [.. arguments]);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        Assert.That(result.Output + result.Error, Does.Not.Contain("fail").IgnoreCase.And.Not.Contain("error").IgnoreCase
+        Assert.That(result.Stdout + result.Stderr, Does.Not.Contain("fail").IgnoreCase.And.Not.Contain("error").IgnoreCase
             .And.Not.Contain("Pattern verification").IgnoreCase, result.ToString());
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using StoragePool.Nbd.Protocol;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Clients;
 
@@ -18,17 +19,17 @@ public sealed class TlsTests
     [Test]
     public async Task Qemu_img_and_qemu_io_work_over_tls_with_the_test_ca()
     {
-        Tool.Require("qemu-img", "qemu-io");
+        NbdClients.Require("qemu-img", "qemu-io");
         await using var tls = await TlsServer.StartAsync();
         var objectArg = $"tls-creds-x509,id=tls0,dir={tls.Certificates.Directory},endpoint=client";
         var image = $"driver=raw,file.driver=nbd,file.host=127.0.0.1,file.port={tls.Server.TcpPort},file.export=pool/vol,file.tls-creds=tls0";
 
-        var info = await Tool.RunAsync("qemu-img", "info", "--object", objectArg, "--image-opts", image);
-        var write = await Tool.ExecuteAsync("qemu-io", "--object", objectArg, "--image-opts", image, "-c", "write -P 0x5c 1M 64k", "-c", "read -P 0x5c 1M 64k");
+        var info = await Tools.OutputAsync("qemu-img", "info", "--object", objectArg, "--image-opts", image);
+        var write = await Tools.RunAsync("qemu-io", "--object", objectArg, "--image-opts", image, "-c", "write -P 0x5c 1M 64k", "-c", "read -P 0x5c 1M 64k");
 
         Assert.That(info, Does.Contain($"virtual size: 16 MiB ({VolumeSize} bytes)"));
         Assert.That(write.ExitCode, Is.Zero, write.ToString());
-        Assert.That(write.Output, Does.Not.Contain("fail").IgnoreCase);
+        Assert.That(write.Stdout, Does.Not.Contain("fail").IgnoreCase);
         var bytes = await File.ReadAllBytesAsync(tls.Server.Exports.PathOf("pool/vol"));
         Assert.That(bytes.AsSpan(1 << 20, 64 << 10).IndexOfAnyExcept((byte)0x5c), Is.EqualTo(-1));
         Assert.That(tls.Server.Logger.Lines.Any(l => l.EventId == 5004 && l.Message.Contains("Tls1", StringComparison.Ordinal)),
@@ -38,10 +39,10 @@ public sealed class TlsTests
     [Test]
     public async Task Nbdinfo_connects_with_nbds_and_the_test_ca()
     {
-        Tool.Require("nbdinfo");
+        NbdClients.Require("nbdinfo");
         await using var tls = await TlsServer.StartAsync();
 
-        var info = await Tool.RunAsync("nbdinfo", "--json",
+        var info = await Tools.OutputAsync("nbdinfo", "--json",
             $"nbds://127.0.0.1:{tls.Server.TcpPort}/pool/vol?tls-certificates={tls.Certificates.Directory}");
 
         Assert.That(info, Does.Contain("\"TLS\": true"));
@@ -51,18 +52,18 @@ public sealed class TlsTests
     [Test]
     public async Task A_plain_client_is_refused_where_tls_is_required()
     {
-        Tool.Require("nbdinfo", "qemu-img");
+        NbdClients.Require("nbdinfo", "qemu-img");
         await using var tls = await TlsServer.StartAsync();
 
-        var nbdinfo = await Tool.ExecuteAsync("nbdinfo", tls.Server.TcpUri("pool/vol"));
-        var qemu = await Tool.ExecuteAsync("qemu-img", "info", tls.Server.TcpUri("pool/vol"));
+        var nbdinfo = await Tools.RunAsync("nbdinfo", tls.Server.TcpUri("pool/vol"));
+        var qemu = await Tools.RunAsync("qemu-img", "info", tls.Server.TcpUri("pool/vol"));
 
         Assert.That(nbdinfo.ExitCode, Is.Not.Zero);
-        Assert.That(nbdinfo.Error, Does.Contain("opt_go"), nbdinfo.ToString());
+        Assert.That(nbdinfo.Stderr, Does.Contain("opt_go"), nbdinfo.ToString());
         Assert.That(tls.Server.Logger.Lines.Where(l => l.EventId == 5011).Select(l => l.Message),
             Has.Some.Contains("NBD_OPT_GO refused with NBD_REP_ERR_TLS_REQD"));
         Assert.That(qemu.ExitCode, Is.Not.Zero);
-        Assert.That(qemu.Error, Does.Contain("TLS").IgnoreCase);
+        Assert.That(qemu.Stderr, Does.Contain("TLS").IgnoreCase);
     }
 
     [Test]

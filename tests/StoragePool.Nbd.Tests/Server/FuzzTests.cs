@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using StoragePool.Nbd.Protocol;
 using StoragePool.Nbd.Tests.Clients;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Server;
 
@@ -60,8 +61,8 @@ public sealed class FuzzTests
         var after = await File.ReadAllBytesAsync(server.Exports.PathOf("pool/vol"));
         var expected = await File.ReadAllBytesAsync(before);
         Bytes.AssertSame(after, expected, "the volume after the fuzzing");
-        Tool.Require("qemu-img", "qemu-io");
-        var compare = await Tool.ExecuteAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", before, server.UnixUri("pool/vol"));
+        NbdClients.Require("qemu-img", "qemu-io");
+        var compare = await Tools.RunAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", before, server.UnixUri("pool/vol"));
         Assert.That(compare.ExitCode, Is.Zero, compare.ToString());
         await QemuTests.QemuIoAsync(server.UnixUri("pool/vol"), "write -P 0x3c 2M 64k", "read -P 0x3c 2M 64k");
     }

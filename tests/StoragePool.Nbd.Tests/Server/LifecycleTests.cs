@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using StoragePool.Core.Errors;
 using StoragePool.Nbd.Protocol;
 using StoragePool.Nbd.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Server;
 

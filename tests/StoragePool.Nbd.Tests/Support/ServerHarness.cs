@@ -1,4 +1,5 @@
 using System.Net;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Support;
 

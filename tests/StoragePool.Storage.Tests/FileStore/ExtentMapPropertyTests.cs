@@ -5,6 +5,7 @@ using StoragePool.Core.Extents;
 using StoragePool.Core.Model;
 using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests;
 

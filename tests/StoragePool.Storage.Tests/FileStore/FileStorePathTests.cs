@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using StoragePool.Core.Errors;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests;
 

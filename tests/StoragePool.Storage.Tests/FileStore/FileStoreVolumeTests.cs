@@ -3,6 +3,7 @@ using NUnit.Framework;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Extents;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests;
 
@@ -35,7 +36,7 @@ public sealed class FileStoreVolumeTests
             Assert.That(path, Is.EqualTo(Path.Combine(_directory.Path, "volumes", "v1.img")));
             Assert.That(_store.VolumeExists("v1"), Is.True);
             Assert.That(_store.GetVolumeSize("v1"), Is.EqualTo(1024 * MiB));
-            Assert.That(Tool.Run("stat", "-c", "%s %b %a", path), Is.EqualTo($"{1024 * MiB} 0 644"));
+            Assert.That(Tools.Output("stat", "-c", "%s %b %a", path), Is.EqualTo($"{1024 * MiB} 0 644"));
             Assert.That(_store.GetVolumeAllocatedBytes("v1"), Is.Zero);
             Assert.That(_store.GetVolumeExtents("v1"), Is.Empty);
             Assert.That(_store.ListVolumeIds(), Is.EqualTo(new[] { "v1" }));
@@ -143,9 +144,9 @@ public sealed class FileStoreVolumeTests
 
         var allocated = _store.GetVolumeAllocatedBytes("v1");
 
-        var stat = Tool.Run("stat", "-c", "%b %B", path).Split(' ')
+        var stat = Tools.Output("stat", "-c", "%b %B", path).Split(' ')
             .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
-        var du = long.Parse(Tool.Run("du", "--block-size=1", path).Split('\t')[0], CultureInfo.InvariantCulture);
+        var du = long.Parse(Tools.Output("du", "--block-size=1", path).Split('\t')[0], CultureInfo.InvariantCulture);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(allocated, Is.EqualTo(stat[0] * stat[1]));
@@ -158,7 +159,7 @@ public sealed class FileStoreVolumeTests
     [Test]
     public void Usage_is_what_statvfs_tells_df()
     {
-        string[] Df() => Tool.Run("stat", "-f", "-c", "%b %S %a", _directory.Path).Split(' ');
+        string[] Df() => Tools.Output("stat", "-f", "-c", "%b %S %a", _directory.Path).Split(' ');
 
         var before = Df();
         var usage = _store.GetUsage();

@@ -3,6 +3,7 @@ using FsCheck.Fluent;
 using StoragePool.Core.Model;
 using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests.IO;
 

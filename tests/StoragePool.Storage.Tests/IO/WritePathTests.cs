@@ -1,6 +1,7 @@
 using StoragePool.Core.Errors;
 using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests.IO;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using NUnit.Framework;
 using StoragePool.Core.Errors;
 using StoragePool.Storage.Tests.Support;
+using StoragePool.Testing;
 using static StoragePool.Interop.Interop;
 
 namespace StoragePool.Storage.Tests;
@@ -29,7 +30,7 @@ public sealed class LibcTests
             Assert.That(Libc.FStat(handle, out status), Is.Zero);
         }
 
-        var expected = Tool.Run("stat", "-c", "%d %i %h %f %u %g %s %o %b %Y %Z", path);
+        var expected = Tools.Output("stat", "-c", "%d %i %h %f %u %g %s %o %b %Y %Z", path);
         var actual = string.Join(' ',
             status.Device, status.Inode, status.LinkCount, status.Mode.ToString("x", CultureInfo.InvariantCulture),
             status.UserId, status.GroupId, status.Size, status.BlockSize, status.Blocks,
@@ -42,7 +43,7 @@ public sealed class LibcTests
     {
         Assert.That(Libc.StatVfs(_directory.Path, out var status), Is.Zero);
 
-        var expected = Tool.Run("stat", "-f", "-c", "%s %S %b %c %l", _directory.Path);
+        var expected = Tools.Output("stat", "-f", "-c", "%s %S %b %c %l", _directory.Path);
         var actual = string.Join(' ', status.BlockSize, status.FragmentSize, status.Blocks, status.Files, status.NameMax);
         Assert.That(actual, Is.EqualTo(expected));
     }

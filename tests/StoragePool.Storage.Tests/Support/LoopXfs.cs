@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using StoragePool.Testing;
 
 namespace StoragePool.Storage.Tests.Support;
 
@@ -26,14 +27,14 @@ internal sealed class LoopXfs : IDisposable
             }
             try
             {
-                Tool.Run("mkfs.xfs", "-q", "-m", "reflink=1", image);
+                Tools.Output("mkfs.xfs", "-q", "-m", "reflink=1", image);
             }
             catch (Win32Exception ex)
             {
                 throw new InvalidOperationException(
                     $"mkfs.xfs could not be run ({ex.Message}); install xfsprogs (apt-get install xfsprogs)", ex);
             }
-            Tool.Run("mount", "-o", "loop", image, Path);
+            Tools.Output("mount", "-o", "loop", image, Path);
         }
         catch
         {
@@ -62,12 +63,12 @@ internal sealed class LoopXfs : IDisposable
     /// <summary>Unmounts (retrying while the file system is briefly busy) and deletes the image.</summary>
     public void Dispose()
     {
-        for (var attempt = 1; !Tool.Succeeds("umount", Path); attempt++)
+        for (var attempt = 1; !Tools.Succeeds("umount", Path); attempt++)
         {
             if (attempt == 20)
             {
                 // Once more, to throw with umount's message rather than delete the directory through the mount.
-                Tool.Run("umount", Path);
+                Tools.Output("umount", Path);
                 break;
             }
             Thread.Sleep(100);

@@ -1,3 +1,5 @@
+using StoragePool.Testing;
+
 namespace StoragePool.Storage.Tests.Support;
 
 /// <summary>
@@ -12,7 +14,7 @@ internal sealed class Tmpfs : IDisposable
     {
         try
         {
-            Tool.Run("mount", "-t", "tmpfs", "-o", options, "storagepool-test", _mountPoint.Path);
+            Tools.Output("mount", "-t", "tmpfs", "-o", options, "storagepool-test", _mountPoint.Path);
         }
         catch
         {
@@ -25,7 +27,7 @@ internal sealed class Tmpfs : IDisposable
 
     public void Dispose()
     {
-        Tool.Run("umount", _mountPoint.Path);
+        Tools.Output("umount", _mountPoint.Path);
         _mountPoint.Dispose();
     }
 }
