@@ -32,10 +32,16 @@ internal static class Program
         {
             try
             {
-                var options = DaemonOptions.Resolve(new DaemonArguments(
-                    result.GetValue(config), result.GetValue(dataDir), result.GetValue(apiSocket), result.GetValue(listen),
-                    result.GetValue(noDefaultPool) ? false : null, result.GetValue(nbdSocket), result.GetValue(nbdListen),
-                    result.GetValue(nbdInsecure) ? true : null, result.GetValue(nbdTlsCert), result.GetValue(nbdTlsKey)));
+                var options = DaemonOptions.Resolve(result.GetValue(config), new DaemonConfig(
+                    DataDir: result.GetValue(dataDir),
+                    ApiSocket: result.GetValue(apiSocket),
+                    Listen: result.GetValue(listen),
+                    CreateDefaultPool: result.GetValue(noDefaultPool) ? false : null,
+                    NbdSocket: result.GetValue(nbdSocket),
+                    NbdListen: result.GetValue(nbdListen),
+                    NbdInsecure: result.GetValue(nbdInsecure) ? true : null,
+                    NbdTlsCertificate: result.GetValue(nbdTlsCert),
+                    NbdTlsKey: result.GetValue(nbdTlsKey)));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

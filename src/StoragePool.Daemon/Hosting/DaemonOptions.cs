@@ -7,25 +7,16 @@ using StoragePool.Core.Errors;
 
 namespace StoragePool.Daemon.Hosting;
 
-/// <summary>The config file (<c>/etc/storagepool/storagepoold.json</c>); every key is optional and the command line wins.</summary>
+/// <summary>
+/// Settings as the config file (<c>/etc/storagepool/storagepoold.json</c>, snake_case keys) and the
+/// command line give them; null is "not given". The command line wins over the file. The token is
+/// never taken from the command line (it would show in <c>ps</c>).
+/// </summary>
 public sealed record DaemonConfig(
     string? DataDir = null,
     string? ApiSocket = null,
     string? Listen = null,
     string? Token = null,
-    bool? CreateDefaultPool = null,
-    string? NbdSocket = null,
-    string? NbdListen = null,
-    bool? NbdInsecure = null,
-    string? NbdTlsCertificate = null,
-    string? NbdTlsKey = null);
-
-/// <summary>What the command line said (null: not given).</summary>
-public sealed record DaemonArguments(
-    string? Config = null,
-    string? DataDir = null,
-    string? ApiSocket = null,
-    string? Listen = null,
     bool? CreateDefaultPool = null,
     string? NbdSocket = null,
     string? NbdListen = null,
@@ -62,12 +53,12 @@ public sealed record DaemonOptions(
 
     public string DefaultStorePath => Path.Combine(DataDir, "stores", "local");
 
-    public static DaemonOptions Resolve(DaemonArguments args)
+    public static DaemonOptions Resolve(string? configPath, DaemonConfig commandLine)
     {
-        var config = LoadConfig(args.Config);
-        var dataDir = Path.GetFullPath(args.DataDir ?? config.DataDir ?? DefaultPaths.DataDir);
-        var socket = Path.GetFullPath(args.ApiSocket ?? config.ApiSocket ?? DefaultPaths.ApiSocket);
-        var endpoint = (args.Listen ?? config.Listen) is { Length: > 0 } l ? ParseEndpoint(l) : null;
+        var config = LoadConfig(configPath);
+        var dataDir = Path.GetFullPath(commandLine.DataDir ?? config.DataDir ?? DefaultPaths.DataDir);
+        var socket = Path.GetFullPath(commandLine.ApiSocket ?? config.ApiSocket ?? DefaultPaths.ApiSocket);
+        var endpoint = (commandLine.Listen ?? config.Listen) is { Length: > 0 } l ? ParseEndpoint(l) : null;
         var token = config.Token is { Length: > 0 } t ? t
             : Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } e ? e
             : null;
@@ -77,11 +68,11 @@ public sealed record DaemonOptions(
             (token, generated) = LoadOrCreateToken(GeneratedTokenPathIn(dataDir));
         }
         var nbd = new NbdEndpoints(
-            Path.GetFullPath(args.NbdSocket ?? config.NbdSocket ?? DefaultPaths.NbdSocket),
-            (args.NbdListen ?? config.NbdListen) is { Length: > 0 } n ? ParseEndpoint(n) : null,
-            args.NbdInsecure ?? config.NbdInsecure ?? false,
-            args.NbdTlsCertificate ?? config.NbdTlsCertificate,
-            args.NbdTlsKey ?? config.NbdTlsKey);
+            Path.GetFullPath(commandLine.NbdSocket ?? config.NbdSocket ?? DefaultPaths.NbdSocket),
+            (commandLine.NbdListen ?? config.NbdListen) is { Length: > 0 } n ? ParseEndpoint(n) : null,
+            commandLine.NbdInsecure ?? config.NbdInsecure ?? false,
+            commandLine.NbdTlsCertificate ?? config.NbdTlsCertificate,
+            commandLine.NbdTlsKey ?? config.NbdTlsKey);
         if ((nbd.TlsCertificate is null) != (nbd.TlsKey is null))
         {
             throw new StoragePoolException(ErrorCode.InvalidArgument,
@@ -94,7 +85,7 @@ public sealed record DaemonOptions(
                 "or --nbd-insecure on a network you trust");
         }
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            args.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

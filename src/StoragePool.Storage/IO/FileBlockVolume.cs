@@ -53,27 +53,30 @@ internal sealed class FileBlockVolume : BlockVolume
     /// <summary>What fallocate modes the file system has refused so far.</summary>
     internal Fallocation Refused => (Fallocation)Volatile.Read(ref _refused);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    // pread/pwrite run on the caller's thread: callers already run each request as its own thread-pool
+    // work item (the NBD server does), and RandomAccess's async path on this handle would queue a second
+    // one per request, which at 4 KiB and queue depth 32 costs more than the syscall (measured).
+    protected override ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        var done = 0;
         try
         {
+            var done = 0;
             while (done < buffer.Length)
             {
-                var read = await RandomAccess.ReadAsync(_handle, buffer[done..], offset + done, cancellationToken);
+                var read = RandomAccess.Read(_handle, buffer.Span[done..], offset + done);
                 if (read == 0)
                 {
                     // The file is shorter than the volume was when opened (shrunk since): the rest reads as zeros.
                     buffer.Span[done..].Clear();
-                    return;
+                    break;
                 }
                 done += read;
             }
+            return ValueTask.CompletedTask;
         }
         catch (IOException ex)
         {
-            throw Failure($"reading {buffer.Length} bytes at offset {offset} of '{Name}'", ex);
+            return ValueTask.FromException(Failure($"reading {buffer.Length} bytes at offset {offset} of '{Name}'", ex));
         }
     }
 
@@ -81,7 +84,7 @@ internal sealed class FileBlockVolume : BlockVolume
         CancellationToken cancellationToken) =>
         request.Kind switch
         {
-            WriteKind.Write => WriteDataAsync(request, data, cancellationToken),
+            WriteKind.Write => WriteDataAsync(request, data),
             WriteKind.Trim => ZeroAsync(request, keepAllocated: false, fast: false, cancellationToken),
             WriteKind.WriteZeroes => ZeroAsync(request,
                 keepAllocated: (request.Options & WriteOptions.NoHole) != 0,
@@ -90,12 +93,18 @@ internal sealed class FileBlockVolume : BlockVolume
             _ => ValueTask.FromException(new ArgumentOutOfRangeException(nameof(request), request.Kind, "unknown write kind")),
         };
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected override async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
+    protected override ValueTask FlushCoreAsync(CancellationToken cancellationToken)
     {
-        await Task.Yield(); // fdatasync blocks: run it on the thread pool, as RandomAccess runs pread/pwrite
-        cancellationToken.ThrowIfCancellationRequested();
-        DataSync($"flushing '{Name}'");
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            DataSync($"flushing '{Name}'");
+            return ValueTask.CompletedTask;
+        }
+        catch (Exception ex) when (ex is StoragePoolException or OperationCanceledException)
+        {
+            return ValueTask.FromException(ex);
+        }
     }
 
     /// <summary>SEEK_DATA/SEEK_HOLE from <paramref name="offset"/>: holes are {Hole, Zero}, data is neither.</summary>
@@ -147,21 +156,24 @@ internal sealed class FileBlockVolume : BlockVolume
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteDataAsync(WriteRequest request, ReadOnlyMemory<byte> data,
-        CancellationToken cancellationToken)
+    private ValueTask WriteDataAsync(WriteRequest request, ReadOnlyMemory<byte> data)
     {
         try
         {
-            await RandomAccess.WriteAsync(_handle, data, request.Offset, cancellationToken);
+            RandomAccess.Write(_handle, data.Span, request.Offset);
+            if ((request.Options & WriteOptions.Fua) != 0)
+            {
+                DataSync(Describe(request));
+            }
+            return ValueTask.CompletedTask;
         }
         catch (IOException ex)
         {
-            throw Failure(Describe(request), ex);
+            return ValueTask.FromException(Failure(Describe(request), ex));
         }
-        if ((request.Options & WriteOptions.Fua) != 0)
+        catch (StoragePoolException ex)
         {
-            DataSync(Describe(request));
+            return ValueTask.FromException(ex);
         }
     }
 
