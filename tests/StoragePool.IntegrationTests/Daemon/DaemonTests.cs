@@ -183,6 +183,17 @@ public class DaemonTests
         Assert.That(daemon.Log, Does.Contain("<6>storagepoold[1001]"), "journald priority prefixes when JOURNAL_STREAM is set");
     }
 
+    /// <summary>A file watch on the data directory wakes the daemon on every write to every volume (4× the CPU per NBD write).</summary>
+    [Test]
+    public async Task The_daemon_watches_no_files_so_volume_writes_cost_it_nothing_extra()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        var inotify = Directory.GetFiles($"/proc/{daemon.Pid}/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Count(target => target == "anon_inode:inotify");
+        Assert.That(inotify, Is.Zero, "inotify instances open in storagepoold");
+    }
+
     [Test]
     public async Task A_second_daemon_on_the_same_socket_refuses_to_start()
     {
