@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what StoragePool needs (Debian 12 + .NET SDK), builds it, starts storagepoold on the
-# embedded default (one node, a file store under .quickstart/, no etcd) and shows it working.
+# embedded default (one node, a file store under .quickstart/, no etcd) and shows it working:
+# volumes, a snapshot, a clone, a resize, and data written over NBD (with qemu-io, when installed).
 # The daemon keeps running for the CLI tour in README.md; the script prints how to stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ state=${STORAGEPOOL_QUICKSTART_DIR:-$repo/.quickstart}
 if [ "$(id -u)" -eq 0 ]; then
     echo "== installing runtime libraries (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 qemu-utils >/dev/null
 fi
 
 echo "== building storagepoold and storagepool (Release)"
@@ -31,7 +32,8 @@ export STORAGEPOOL_SOCKET="$state/api.sock"
 
 echo "== starting storagepoold (data in $state/data, log in $state/storagepoold.log)"
 echo '{}' > "$state/storagepoold.json"
-nohup storagepoold --data-dir "$state/data" --api-socket "$STORAGEPOOL_SOCKET" --config "$state/storagepoold.json" \
+nohup storagepoold --data-dir "$state/data" --api-socket "$STORAGEPOOL_SOCKET" --nbd-socket "$state/nbd.sock" \
+    --config "$state/storagepoold.json" \
     >"$state/storagepoold.log" 2>&1 &
 echo $! > "$state/storagepoold.pid"
 for _ in $(seq 100); do
@@ -44,6 +46,10 @@ run() { echo "\$ $*"; "$@"; }
 echo "== StoragePool at work"
 run storagepool volume create default/web1 20G
 run storagepool volume create default/db1 10G
+if command -v qemu-io >/dev/null; then
+    # the data path: 64 MiB written over NBD, as QEMU would
+    run qemu-io -f raw -c 'write -P 0xab 0 64M' "$(storagepool volume nbd-uri default/db1)"
+fi
 run storagepool snapshot create default/db1@before-upgrade
 run storagepool volume clone default/db1@before-upgrade default/db1-test
 run storagepool volume resize default/web1 30G
