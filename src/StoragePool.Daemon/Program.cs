@@ -6,8 +6,20 @@ namespace StoragePool.Daemon;
 
 internal static class Program
 {
+    private const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     private static async Task<int> Main(string[] args)
     {
+        // Socket continuations run on the epoll thread instead of hopping to the thread pool: NBD at
+        // queue depth 32 is thread hops more than syscalls (docs/benchmarks.md). The runtime reads this
+        // once, when the first socket is made, so it is set before anything else. Safe here because no
+        // socket continuation of ours blocks: the NBD server hands requests to the pool and the export
+        // lookup hops there first (Nbd/NbdExports.cs); Kestrel runs requests on the pool. Set the variable
+        // to 0 to turn it off.
+        if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
+        }
         var config = new Option<string?>("--config") { Description = "JSON config file (default /etc/storagepool/storagepoold.json as root, ~/.config/storagepool/storagepoold.json otherwise)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "where metadata and the default store live (default /var/lib/storagepool as root, ~/.local/share/storagepool otherwise)" };
         var apiSocket = new Option<string?>("--api-socket") { Description = "unix socket of the REST API (default /run/storagepool/api.sock as root, $XDG_RUNTIME_DIR/storagepool/api.sock otherwise)" };
