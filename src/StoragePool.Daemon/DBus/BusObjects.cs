@@ -2,6 +2,8 @@ using StoragePool.Cluster.Control;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
+using StoragePool.Daemon.Hosting;
+using StoragePool.Daemon.Nbd;
 
 namespace StoragePool.Daemon.DBus;
 
@@ -20,10 +22,12 @@ internal sealed class BusObjects
     private const string SnapshotStruct = "(ssttt)";
 
     private readonly PoolManager _manager;
+    private readonly NbdEndpoints _nbd;
 
-    public BusObjects(PoolManager manager)
+    public BusObjects(PoolManager manager, NbdEndpoints nbd)
     {
         _manager = manager;
+        _nbd = nbd;
         Manager = new BusInterface(ManagerInterface,
         [
             new("GetStatus", [], [new("status", "a{sv}")], false, GetStatusAsync),
@@ -81,10 +85,16 @@ internal sealed class BusObjects
         Volume = new BusInterface(VolumeInterface,
         [
             new("Resize", [new("size_bytes", "t"), new("allow_shrink", "b")], [new("notes", "as")], true, ResizeAsync),
-            new("Delete", [new("with_snapshots", "b")], [], true, async (node, args, ct) =>
+            new("Delete", [new("with_snapshots", "b"), new("force", "b")], [], true, async (node, args, ct) =>
             {
-                await _manager.DeleteVolumeAsync(VolumeOf(node), args.Boolean(0), ct: ct);
+                await _manager.DeleteVolumeAsync(VolumeOf(node), args.Boolean(0), args.Boolean(1), ct);
                 return Reply.Empty;
+            }),
+            new("NbdUris", [new("snapshot", "s")], [new("uris", "as")], false, async (node, args, ct) =>
+            {
+                var name = args.String(0) is { Length: > 0 } snapshot ? SnapshotOf(node, snapshot).ToString() : VolumeOf(node).ToString();
+                var info = NbdService.Describe(_nbd, name, await _manager.CheckExportAsync(name, ct));
+                return Reply.Of(w => w.StringArray(info.Uris));
             }),
             new("CreateSnapshot", [new("name", "s")], [new("snapshot", SnapshotStruct)], true, async (node, args, ct) =>
             {

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StoragePool.Cluster.Control;
 
+using StoragePool.Daemon.Hosting;
+
 namespace StoragePool.Daemon.DBus;
 
 /// <summary>
@@ -14,15 +16,18 @@ public sealed class DBusService : BackgroundService
     private readonly PoolManager _manager;
     private readonly ILogger<DBusService> _logger;
 
-    public DBusService(PoolManager manager, ILogger<DBusService> logger)
+    private readonly NbdEndpoints _nbd;
+
+    public DBusService(PoolManager manager, ILogger<DBusService> logger, DaemonOptions options)
     {
         _manager = manager;
         _logger = logger;
+        _nbd = options.Nbd;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var objects = new BusObjects(_manager);
+        var objects = new BusObjects(_manager, _nbd);
         using var connection = new BusConnection(objects.Dispatch, _logger);
         var problem = await connection.StartAsync();
         if (problem is not null)

@@ -19,7 +19,7 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
     private static int _counter;
 
     [Test]
-    public async Task TheDaemon_owns_its_name_on_theBus()
+    public async Task The_daemon_owns_its_name_on_the_bus()
     {
         var list = await DBus.OkAsync("list", "--no-pager");
 
@@ -62,7 +62,8 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
         var rows = Rows(await DBus.OkAsync("introspect", "--no-pager", Service, VolumePath(pool, volume)));
         Assert.That(rows, Has.Some.EqualTo(new[] { Volume, "interface", "-", "-", "-" }));
         Assert.That(rows, Has.Some.EqualTo(new[] { ".Resize", "method", "tb", "as", "-" }));
-        Assert.That(rows, Has.Some.EqualTo(new[] { ".Delete", "method", "b", "-", "-" }));
+        Assert.That(rows, Has.Some.EqualTo(new[] { ".Delete", "method", "bb", "-", "-" }));
+        Assert.That(rows, Has.Some.EqualTo(new[] { ".NbdUris", "method", "s", "as", "-" }));
         Assert.That(rows, Has.Some.EqualTo(new[] { ".CreateSnapshot", "method", "s", "(ssttt)", "-" }));
         Assert.That(rows, Has.Some.EqualTo(new[] { ".ListSnapshots", "method", "-", "a(ssttt)", "-" }));
         Assert.That(rows, Has.Some.EqualTo(new[] { ".Clone", "method", "sss", "o", "-" }));
@@ -117,7 +118,7 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
     }
 
     [Test]
-    public async Task A_volume_created_through_REST_is_an_object_on_theBus_whose_path_escapes_its_name()
+    public async Task A_volume_created_through_REST_is_an_object_on_the_bus_whose_path_escapes_its_name()
     {
         var pool = await NewPoolAsync();
         await Daemon.Client.CreateVolumeAsync(new VolumeRef(pool, "vm-1.img"), 4 * MiB);
@@ -126,6 +127,23 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
         Assert.That(await DBus.CallAsync(Root, Manager, "GetVolume", "ss", pool, "vm-1.img"), Is.EqualTo($"o \"{path}\"\n"));
         Assert.That(await DBus.PropertyAsync(path, Volume, "Name"), Is.EqualTo("\"vm-1.img\""));
         Assert.That(await DBus.PropertyAsync(path, Volume, "SizeBytes"), Is.EqualTo("4194304"));
+    }
+
+    [Test]
+    public async Task Anyone_can_ask_for_the_nbd_uris_of_a_volume_and_its_snapshots()
+    {
+        var pool = await NewPoolAsync();
+        var name = await NewVolumeAsync(pool, 2 * MiB);
+        await Daemon.Client.CreateSnapshotAsync(new SnapshotRef(pool, name, "s1"));
+        var path = VolumePath(pool, name);
+
+        Assert.That(await DBus.CallAsync(path, Volume, "NbdUris", "s", ""),
+            Is.EqualTo($"as 1 \"nbd+unix:///{pool}/{name}?socket={Daemon.NbdSocket}\"\n"));
+        var asNobody = await DBus.BusctlAsNobodyAsync("call", Service, path, Volume, "NbdUris", "s", "s1");
+        Assert.That(asNobody.ExitCode, Is.Zero, asNobody.ToString());
+        Assert.That(asNobody.Stdout, Is.EqualTo($"as 1 \"nbd+unix:///{pool}/{name}@s1?socket={Daemon.NbdSocket}\"\n"));
+        var (error, _) = await DBus.ErrorOfAsync(path, Volume, "NbdUris", "'nope'");
+        Assert.That(error, Is.EqualTo(ErrorPrefix + "SnapshotNotFound"));
     }
 
     [Test]
@@ -160,11 +178,11 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
         await DBus.CallAsync(path, Volume, "DeleteSnapshot", "s", "before");
         Assert.That(await Daemon.Client.ListSnapshotsAsync(volume), Is.Empty);
 
-        await DBus.CallAsync(path, Volume, "Delete", "b", "false");
+        await DBus.CallAsync(path, Volume, "Delete", "bb", "false", "false");
         var gone = await Assert.ThrowsAsync<StoragePoolException>(() => Daemon.Client.GetVolumeAsync(volume));
         Assert.That(gone!.Code, Is.EqualTo(ErrorCode.VolumeNotFound));
 
-        await DBus.CallAsync(VolumePath(pool, clone), Volume, "Delete", "b", "true");
+        await DBus.CallAsync(VolumePath(pool, clone), Volume, "Delete", "bb", "true", "false");
         await DBus.CallAsync(PoolPath(pool), Pool, "Delete");
         Assert.That((await Daemon.Client.ListPoolsAsync()).Select(p => p.Name), Does.Not.Contain(pool));
     }
@@ -255,7 +273,7 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
         await DBus.CallAsync(path, Volume, "CreateSnapshot", "s", "s1");
         await monitor.WaitForSignalAsync($"SnapshotAdded {path} {pool} {name} s1");
 
-        await DBus.CallAsync(path, Volume, "Delete", "b", "true");
+        await DBus.CallAsync(path, Volume, "Delete", "bb", "true", "false");
         await monitor.WaitForSignalAsync($"VolumeRemoved {path} {pool} {name}");
 
         Assert.That(monitor.Signals.Where(s => s.StartsWith("VolumeAdded ", StringComparison.Ordinal)), Is.EqualTo(new[] { $"VolumeAdded {path} {pool} {name}" }));
@@ -281,7 +299,7 @@ public sealed class DBusApiTests() : DaemonOnPrivateBus(BusPolicy.SystemWithOurP
 
         var (error, _) = await DBus.ErrorAsNobodyOfAsync(Root, Manager, "CreateVolume", $"'{pool}'", "'intruder'", "uint64 4096");
         Assert.That(error, Is.EqualTo("org.freedesktop.DBus.Error.AccessDenied"));
-        (error, _) = await DBus.ErrorAsNobodyOfAsync(path, Volume, "Delete", "true");
+        (error, _) = await DBus.ErrorAsNobodyOfAsync(path, Volume, "Delete", "true", "false");
         Assert.That(error, Is.EqualTo("org.freedesktop.DBus.Error.AccessDenied"));
         (error, _) = await DBus.ErrorAsNobodyOfAsync(path, Volume, "Resize", "uint64 8388608", "true");
         Assert.That(error, Is.EqualTo("org.freedesktop.DBus.Error.AccessDenied"));

@@ -14,7 +14,7 @@ namespace StoragePool.IntegrationTests.DBus;
 public sealed class DBusCallerCheckTests() : DaemonOnPrivateBus(BusPolicy.AllowEveryone)
 {
     [Test]
-    public async Task A_caller_who_is_not_root_is_refused_by_theDaemon_even_when_theBus_lets_the_call_through()
+    public async Task A_caller_who_is_not_root_is_refused_by_the_daemon_even_when_the_bus_lets_the_call_through()
     {
         await Daemon.Client.CreatePoolAsync(new CreatePoolRequest("checked", "local"));
         await Daemon.Client.CreateVolumeAsync(new VolumeRef("checked", "v1"), 1024 * 1024);
@@ -23,7 +23,7 @@ public sealed class DBusCallerCheckTests() : DaemonOnPrivateBus(BusPolicy.AllowE
         Assert.That(error, Is.EqualTo(ErrorPrefix + "PermissionDenied"));
         Assert.That(message, Does.Contain("only root").And.Contain("uid 65534"));
 
-        (error, _) = await DBus.ErrorAsNobodyOfAsync(VolumePath("checked", "v1"), Volume, "Delete", "true");
+        (error, _) = await DBus.ErrorAsNobodyOfAsync(VolumePath("checked", "v1"), Volume, "Delete", "true", "false");
         Assert.That(error, Is.EqualTo(ErrorPrefix + "PermissionDenied"));
         (error, _) = await DBus.ErrorAsNobodyOfAsync(Root, Manager, "DeletePool", "'checked'");
         Assert.That(error, Is.EqualTo(ErrorPrefix + "PermissionDenied"));
