@@ -379,30 +379,29 @@ public sealed class PoolManager : IDisposable
         MutateAsync("volume.open", async () =>
         {
             var all = await ReadAllAsync(ct);
-            if (name.Contains('@', StringComparison.Ordinal))
-            {
-                var snapshotRef = SnapshotRef.Parse(name);
-                var snapshot = ReadySnapshot(all, snapshotRef);
-                var (_, store) = StoreOfPool(all, snapshot.Pool);
-                return _open.Acquire(snapshot.Id, revoked => store.OpenSnapshot(snapshot.Id, snapshotRef.ToString(), revoked));
-            }
-            var volumeRef = VolumeRef.Parse(name);
-            var volume = ReadyVolume(all, volumeRef);
-            var (_, volumeStore) = StoreOfPool(all, volume.Pool);
-            return _open.Acquire(volume.Id, revoked => volumeStore.OpenVolume(volume.Id, volumeRef.ToString(), _writes, revoked));
+            var export = ResolveExport(all, name);
+            var (_, store) = StoreOfPool(all, export.Pool);
+            return _open.Acquire(export.Id, revoked => export.ReadOnly
+                ? store.OpenSnapshot(export.Id, export.Name, revoked)
+                : store.OpenVolume(export.Id, export.Name, _writes, revoked));
         }, ct);
 
     /// <summary>Fails the way <see cref="OpenAsync"/> would for a name that is not an export; else says whether it is read-only.</summary>
-    public async Task<bool> CheckExportAsync(string name, CancellationToken ct = default)
+    public async Task<bool> CheckExportAsync(string name, CancellationToken ct = default) =>
+        ResolveExport(await ReadAllAsync(ct), name).ReadOnly;
+
+    /// <summary><c>pool/volume</c> is a ready volume (read-write), <c>pool/volume@snapshot</c> a ready snapshot (read-only).</summary>
+    private static (string Id, string Pool, string Name, bool ReadOnly) ResolveExport(MetadataView all, string name)
     {
-        var all = await ReadAllAsync(ct);
         if (name.Contains('@', StringComparison.Ordinal))
         {
-            ReadySnapshot(all, SnapshotRef.Parse(name));
-            return true;
+            var snapshotRef = SnapshotRef.Parse(name);
+            var snapshot = ReadySnapshot(all, snapshotRef);
+            return (snapshot.Id, snapshot.Pool, snapshotRef.ToString(), true);
         }
-        ReadyVolume(all, VolumeRef.Parse(name));
-        return false;
+        var volumeRef = VolumeRef.Parse(name);
+        var volume = ReadyVolume(all, volumeRef);
+        return (volume.Id, volume.Pool, volumeRef.ToString(), false);
     }
 
     /// <summary>How many clients have the volume or snapshot with this id open.</summary>
