@@ -28,6 +28,13 @@ namespace StoragePool.Api;
 [JsonSerializable(typeof(CloneVolumeRequest))]
 [JsonSerializable(typeof(RevertVolumeRequest))]
 [JsonSerializable(typeof(Problem))]
+[JsonSerializable(typeof(StartJobRequest))]
+[JsonSerializable(typeof(JobInfo))]
+[JsonSerializable(typeof(IReadOnlyList<JobInfo>))]
+[JsonSerializable(typeof(BeginTransferRequest))]
+[JsonSerializable(typeof(TransferSession))]
+[JsonSerializable(typeof(CompleteTransferRequest))]
+[JsonSerializable(typeof(TransferCompletion))]
 public sealed partial class ApiJsonContext : JsonSerializerContext
 {
 }

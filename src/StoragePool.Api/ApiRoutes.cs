@@ -34,4 +34,24 @@ public static class ApiRoutes
     public static string Snapshots(string pool, string volume) => $"{Volume(pool, volume)}/snapshots";
 
     public static string Snapshot(string pool, string volume, string name) => $"{Snapshots(pool, volume)}/{name}";
+
+    public const string Jobs = "/v1/jobs";
+
+    public static string Job(string id) => $"{Jobs}/{id}";
+
+    public static string JobCancel(string id) => $"{Job(id)}/cancel";
+
+    public static string JobResume(string id) => $"{Job(id)}/resume";
+
+    /// <summary>Daemon to daemon: the receiving side of a transfer.</summary>
+    public const string Transfers = "/v1/transfers";
+
+    public static string Transfer(string id) => $"{Transfers}/{id}";
+
+    public static string TransferKnown(string id) => $"{Transfer(id)}/known";
+
+    /// <summary>PUT one chunk: <c>?kind=raw|zstd|zero&amp;length=N&amp;checksum=HEX</c>, the payload as the body.</summary>
+    public static string TransferChunk(string id, long index) => $"{Transfer(id)}/chunks/{index}";
+
+    public static string TransferComplete(string id) => $"{Transfer(id)}/complete";
 }

@@ -18,12 +18,14 @@ public sealed class StoragePoolClient : IDisposable
     private readonly HttpClient _http;
     private readonly string _where;
     private readonly string? _socketPath;
+    private readonly bool _peer;
 
-    private StoragePoolClient(HttpClient http, string where, string? socketPath)
+    private StoragePoolClient(HttpClient http, string where, string? socketPath, bool peer)
     {
         _http = http;
         _where = where;
         _socketPath = socketPath;
+        _peer = peer;
     }
 
     /// <summary>A client for the daemon listening on a unix socket.</summary>
@@ -53,14 +55,21 @@ public sealed class StoragePoolClient : IDisposable
     public static StoragePoolClient ForUrl(Uri url, string? token) =>
         Create(new SocketsHttpHandler(), url, token, url.ToString(), null);
 
-    private static StoragePoolClient Create(HttpMessageHandler handler, Uri baseAddress, string? token, string where, string? socketPath)
+    /// <summary>
+    /// A daemon's client for another daemon (transfers): one connection per concurrent call, and an unreachable
+    /// peer is <see cref="ErrorCode.PeerUnavailable"/>.
+    /// </summary>
+    public static StoragePoolClient ForPeer(Uri url, string? token) =>
+        Create(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }, url, token, url.ToString(), null, peer: true);
+
+    private static StoragePoolClient Create(HttpMessageHandler handler, Uri baseAddress, string? token, string where, string? socketPath, bool peer = false)
     {
         var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(30) };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
-        return new StoragePoolClient(http, where, socketPath);
+        return new StoragePoolClient(http, where, socketPath, peer);
     }
 
     public void Dispose() => _http.Dispose();
@@ -139,6 +148,44 @@ public sealed class StoragePoolClient : IDisposable
     public Task<ExportInfo> GetExportAsync(string name, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Get, ApiRoutes.Export(name), null, ApiJsonContext.Default.ExportInfo, ct);
 
+    public Task<JobInfo> StartJobAsync(StartJobRequest request, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, ApiRoutes.Jobs, JsonContent.Create(request, ApiJsonContext.Default.StartJobRequest), ApiJsonContext.Default.JobInfo, ct);
+
+    public Task<IReadOnlyList<JobInfo>> ListJobsAsync(CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, ApiRoutes.Jobs, null, ApiJsonContext.Default.IReadOnlyListJobInfo, ct);
+
+    public Task<JobInfo> GetJobAsync(string id, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, ApiRoutes.Job(id), null, ApiJsonContext.Default.JobInfo, ct);
+
+    public Task<JobInfo> CancelJobAsync(string id, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, ApiRoutes.JobCancel(id), null, ApiJsonContext.Default.JobInfo, ct);
+
+    public Task<JobInfo> ResumeJobAsync(string id, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, ApiRoutes.JobResume(id), null, ApiJsonContext.Default.JobInfo, ct);
+
+    public Task<TransferSession> BeginTransferAsync(BeginTransferRequest request, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, ApiRoutes.Transfers, JsonContent.Create(request, ApiJsonContext.Default.BeginTransferRequest), ApiJsonContext.Default.TransferSession, ct);
+
+    /// <summary>The receiver's known chunks: 24-byte entries, chunk index (u64, big-endian) and checksum (16 bytes).</summary>
+    public async Task<byte[]> GetTransferKnownAsync(string id, CancellationToken ct = default)
+    {
+        using var response = await SendRawAsync(HttpMethod.Get, ApiRoutes.TransferKnown(id), null, ct);
+        return await response.Content.ReadAsByteArrayAsync(ct);
+    }
+
+    public async Task PutTransferChunkAsync(string id, long index, string kind, int length, string checksum, ReadOnlyMemory<byte> payload, CancellationToken ct = default)
+    {
+        var content = new ReadOnlyMemoryContent(payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        await SendAsync(HttpMethod.Put, $"{ApiRoutes.TransferChunk(id, index)}?kind={kind}&length={length}&checksum={checksum}", content, ct);
+    }
+
+    public Task<TransferCompletion> CompleteTransferAsync(string id, CompleteTransferRequest request, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, ApiRoutes.TransferComplete(id), JsonContent.Create(request, ApiJsonContext.Default.CompleteTransferRequest), ApiJsonContext.Default.TransferCompletion, ct);
+
+    public Task AbortTransferAsync(string id, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, ApiRoutes.Transfer(id), null, ct);
+
     /// <summary>The Prometheus text of <c>/metrics</c>.</summary>
     public async Task<string> GetMetricsAsync(CancellationToken ct = default)
     {
@@ -165,6 +212,11 @@ public sealed class StoragePoolClient : IDisposable
         try
         {
             response = await _http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e) when (_peer)
+        {
+            throw new StoragePoolException(ErrorCode.PeerUnavailable,
+                $"cannot reach the storagepoold at {_where}: {e.InnerException?.Message ?? e.Message}", e);
         }
         catch (HttpRequestException e)
         {

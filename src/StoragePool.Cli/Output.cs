@@ -74,6 +74,16 @@ internal sealed class Output
     /// <summary>The one line that confirms a change, e.g. <c>created volume vms/db1 (10 GiB)</c>.</summary>
     public void Done(string message) => _out.WriteLine(message);
 
+    /// <summary>Redraws the one progress line on stderr (a terminal only); null clears it.</summary>
+    public void Progress(string? line)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return;
+        }
+        _error.Write(line is null ? "\r\u001b[K" : "\r\u001b[K" + line);
+    }
+
     public void Note(string note) => _error.WriteLine("storagepool: note: " + OneLine(note));
 
     /// <summary>Prints the error as one line and returns the exit code that goes with it.</summary>

@@ -15,6 +15,7 @@ internal static class Program
             Pools.Command(context),
             Volumes.Command(context),
             Snapshots.Command(context),
+            Jobs.Command(context),
             Status.Command(context),
         };
         context.Connection.AddTo(root);

@@ -17,6 +17,7 @@ internal static class Volumes
         new Command("volume", "Volumes: thin block devices in a pool, named POOL/NAME")
         {
             Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli), NbdUri(cli),
+            Copy(cli), Export(cli), Import(cli),
         },
         ["storagepool volume create vms/db1 10G", "storagepool volume list vms"]);
 
@@ -33,6 +34,71 @@ internal static class Volumes
                 Report(cli, change, $"created volume {target} ({ByteSize.Format(change.Volume.SizeBytes)})");
             });
     }
+
+    private static Command Copy(CliContext cli)
+    {
+        var source = new Argument<string>("SOURCE") { Description = "The volume (POOL/NAME) or snapshot (POOL/NAME@SNAP) to copy" };
+        var to = new Option<string>("--to") { Description = "The destination daemon's --listen address, e.g. http://10.0.0.2:7100", Required = true };
+        var @as = new Option<string?>("--as") { Description = "The copy's name on the destination, POOL/NAME (default: the source's)" };
+        var streams = new Option<int?>("--streams") { Description = "Parallel streams (default 2, chosen by measurement)" };
+        var compress = new Option<string?>("--compress") { Description = "auto (when the link is slower than zstd), zstd or none" };
+        var bandwidth = new Option<string?>("--bandwidth") { Description = "Cap the rate, bytes per second, e.g. 200M" };
+        var chunkSize = new Option<string?>("--chunk-size") { Description = "Chunk size, 64K to 64M (default 4M)" };
+        var incremental = new Option<bool>("--incremental") { Description = "The destination holds an older copy: send only the chunks that differ" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the destination volume if it exists" };
+        var noWait = Jobs.NoWaitOption();
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("copy", "Copy a volume to another daemon: only allocated data, checksummed, parallel, resumable; "
+            + "a volume in use is copied from a snapshot taken at the start")
+        { source, to, @as, streams, compress, bandwidth, chunkSize, incremental, overwrite, noWait, json },
+            ["storagepool volume copy vms/db1 --to http://10.0.0.2:7100",
+             "storagepool volume copy vms/db1@monday --to http://10.0.0.2:7100 --as vms/db1-monday --bandwidth 200M",
+             "storagepool volume copy vms/db1 --to http://10.0.0.2:7100 --incremental"],
+            async (r, client, ct) =>
+            {
+                var job = await client.StartJobAsync(new StartJobRequest(JobKinds.Copy, Source: r.GetRequiredValue(source),
+                    Target: r.GetValue(@as), To: r.GetRequiredValue(to), Streams: r.GetValue(streams), Compress: r.GetValue(compress),
+                    BandwidthBytesPerSecond: Jobs.Bandwidth(r.GetValue(bandwidth)), ChunkSizeBytes: ChunkSize(r.GetValue(chunkSize)),
+                    Incremental: r.GetValue(incremental), Overwrite: r.GetValue(overwrite)), ct);
+                await Jobs.FollowAsync(cli, client, job, r.GetValue(json), !r.GetValue(noWait), ct);
+            });
+    }
+
+    private static Command Export(CliContext cli)
+    {
+        var source = new Argument<string>("SOURCE") { Description = "The volume (POOL/NAME) or snapshot (POOL/NAME@SNAP) to export" };
+        var file = new Argument<string>("FILE") { Description = "The stream file to write (the daemon writes it; it must not exist)" };
+        var compress = new Option<string?>("--compress") { Description = "auto, zstd or none (default auto)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace FILE if it exists" };
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("export", "Write a volume to a self-describing, sparse, checksummed stream file") { source, file, compress, overwrite, json },
+            ["storagepool volume export vms/db1 /srv/backup/db1.spvol", "storagepool volume export vms/db1@monday /srv/backup/db1-monday.spvol --compress zstd"],
+            async (r, client, ct) =>
+            {
+                var job = await client.StartJobAsync(new StartJobRequest(JobKinds.Export, Source: r.GetRequiredValue(source),
+                    Path: Path.GetFullPath(r.GetRequiredValue(file)), Compress: r.GetValue(compress), Overwrite: r.GetValue(overwrite)), ct);
+                await Jobs.FollowAsync(cli, client, job, r.GetValue(json), wait: true, ct);
+            });
+    }
+
+    private static Command Import(CliContext cli)
+    {
+        var file = new Argument<string>("FILE") { Description = "A stream file made by 'storagepool volume export'" };
+        var volume = VolumeArgument("The new volume, as POOL/NAME");
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the volume if it exists" };
+        var json = CliContext.JsonOption();
+        return cli.Run(new Command("import", "Create a volume from a stream file, verifying every chunk and the whole-volume digest") { file, volume, overwrite, json },
+            ["storagepool volume import /srv/backup/db1.spvol vms/db1-restored"],
+            async (r, client, ct) =>
+            {
+                var job = await client.StartJobAsync(new StartJobRequest(JobKinds.Import, Target: r.GetRequiredValue(volume),
+                    Path: Path.GetFullPath(r.GetRequiredValue(file)), Overwrite: r.GetValue(overwrite)), ct);
+                await Jobs.FollowAsync(cli, client, job, r.GetValue(json), wait: true, ct);
+            });
+    }
+
+    private static int? ChunkSize(string? text) =>
+        text is null ? null : (int)Math.Min(int.MaxValue, ByteSize.Parse(text));
 
     private static Command List(CliContext cli)
     {

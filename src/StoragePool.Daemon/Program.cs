@@ -30,6 +30,7 @@ internal static class Program
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "allow NBD on a non-loopback TCP address without TLS" };
         var nbdTlsCert = new Option<string?>("--nbd-tls-cert") { Description = "PEM certificate (chain) for NBD over TCP (STARTTLS)" };
         var nbdTlsKey = new Option<string?>("--nbd-tls-key") { Description = "PEM private key of --nbd-tls-cert" };
+        var transferBandwidth = new Option<string?>("--transfer-bandwidth") { Description = "cap on all transfer jobs of this daemon together, bytes per second (e.g. 500M)" };
         var root = new RootCommand(
             "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
             "the D-Bus API (org.storagepool.StoragePool1) and /metrics.\n\n" +
@@ -38,7 +39,7 @@ internal static class Program
             "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100 \\\n" +
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
-            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey,
+            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth,
         };
         root.SetAction(async (result, ct) =>
         {
@@ -53,7 +54,8 @@ internal static class Program
                     NbdListen: result.GetValue(nbdListen),
                     NbdInsecure: result.GetValue(nbdInsecure) ? true : null,
                     NbdTlsCertificate: result.GetValue(nbdTlsCert),
-                    NbdTlsKey: result.GetValue(nbdTlsKey)));
+                    NbdTlsKey: result.GetValue(nbdTlsKey),
+                    TransferBandwidth: result.GetValue(transferBandwidth)));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

@@ -9,11 +9,13 @@
 #
 #   tests/Benchmarks/nbd-bench.sh                # RUNS=5 SIZE_MB=1024
 #   RUNS=7 SIZE_MB=2048 tests/Benchmarks/nbd-bench.sh
+#   WORKLOADS="seq-write-1M" RUNS=3 tests/Benchmarks/nbd-bench.sh    # some workloads only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 runs=${RUNS:-5}
 size_mb=${SIZE_MB:-1024}
+read -r -a workloads <<< "${WORKLOADS:-seq-read-1M seq-write-1M rand-read-4K rand-write-4K}"
 
 if [ "$(id -u)" -eq 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fio qemu-utils nbdkit libnbd-bin python3 >/dev/null
@@ -70,11 +72,15 @@ hz=$(getconf CLK_TCK)
 
 echo "server workload run iops bytes_per_s cpu_s bytes" > "$work/results"
 servers=(storagepoold qemu-nbd nbdkit)
-for name in seq-read-1M seq-write-1M rand-read-4K rand-write-4K; do
+for name in "${workloads[@]}"; do
+    [ -n "${workload[$name]:-}" ] || { echo "unknown workload $name (${!workload[*]})" >&2; exit 2; }
     for run in $(seq "$runs"); do
         # rotate the order so that no server always runs first (or last) on a warm machine
         for i in 0 1 2; do
             server=${servers[$(((i + run) % 3))]}
+            # every run starts with no dirty pages: otherwise the writeback of one run's writes (and the
+            # kernel's throttling of writers past dirty_ratio) lands on whichever server runs next
+            sync
             before=$(cpu_ticks "${pid[$server]}")
             # shellcheck disable=SC2086
             fio --name="$name" --ioengine=nbd --uri="${uri[$server]}" --iodepth=32 --size="${size_mb}M" \
@@ -104,7 +110,7 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 print(f"Medians of {runs} runs, {size_mb} MiB volume, fio nbd engine, iodepth 32, one job.\n")
 print("| workload | storagepoold | qemu-nbd | nbdkit file | ratio vs faster peer | server CPU s/GiB: ours / peer's (ratio) |")
 print("|---|---|---|---|---|---|")
-for name in ["seq-read-1M", "seq-write-1M", "rand-read-4K", "rand-write-4K"]:
+for name in sorted({name for _, name in med}, key=["seq-read-1M", "seq-write-1M", "rand-read-4K", "rand-write-4K"].index):
     seq = name.startswith("seq")
     def show(server):
         iops, bw, _ = med[(server, name)]

@@ -48,4 +48,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2041, Level = LogLevel.Warning, Message = "Store {Store} holds data {Id} that no volume or snapshot names; left in place")]
     public static partial void UnknownData(this ILogger logger, string store, string id);
+
+    [LoggerMessage(EventId = 2050, Level = LogLevel.Information, Message = "Volume {Volume} receives transfer {Transfer} ({Start})")]
+    public static partial void ReceiveStarted(this ILogger logger, VolumeRef volume, string transfer, ReceiveStart start);
 }

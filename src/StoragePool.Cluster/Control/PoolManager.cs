@@ -427,6 +427,95 @@ public sealed class PoolManager : IDisposable
         }
     }
 
+    // ---------------------------------------------------------------- receiving transfers
+
+    /// <summary>
+    /// Makes <paramref name="target"/> the target of transfer <paramref name="transferId"/> and opens it for writing:
+    /// a new volume (admitted for its size and the <paramref name="dataBytes"/> that will arrive), the same transfer's
+    /// target again (a resume), or an existing volume that <paramref name="overwrite"/> or <paramref name="incremental"/>
+    /// allows. Until <see cref="FinishReceiveAsync"/> the volume is <see cref="ObjectState.Receiving"/>: not exported.
+    /// </summary>
+    public Task<(VolumeLease Lease, ReceiveStart Start)> BeginReceiveAsync(VolumeRef target, string transferId, long sizeBytes,
+        long dataBytes, bool overwrite, bool incremental, CancellationToken ct = default) =>
+        MutateAsync("volume.receive", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var pool = all.Pool(target.Pool);
+            var existing = all.FindVolume(target);
+            var (storeRecord, store) = OpenStore(all.Store(pool.Store));
+            ReceiveStart start;
+            VolumeRecord record;
+            if (existing is null)
+            {
+                if (sizeBytes <= 0 || sizeBytes % VolumeSize.BlockSize != 0)
+                {
+                    throw new StoragePoolException(ErrorCode.InvalidSize, $"a transfer of {sizeBytes} bytes is not a whole number of 4 KiB blocks");
+                }
+                Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), sizeBytes, dataBytes,
+                    $"receive volume '{target}' ({ByteSize.Format(sizeBytes)}, up to {ByteSize.Format(dataBytes)} of data)");
+                record = new VolumeRecord(Ids.New(), target.Pool, target.Name, sizeBytes, DateTimeOffset.UtcNow, ObjectState.Creating);
+                await PutNewAsync(MetadataKeys.Volume(target.Pool, target.Name), MetadataJson.Encode(record), $"volume '{target}'", ct);
+                store.CreateVolume(record.Id, sizeBytes);
+                record = await PutVolumeAsync(record with { State = ObjectState.Receiving, TransferId = transferId }, ct);
+                start = ReceiveStart.Created;
+            }
+            else if (existing.State == ObjectState.Receiving && existing.TransferId == transferId)
+            {
+                record = existing;
+                start = ReceiveStart.Resumed;
+            }
+            else if (existing.State == ObjectState.Receiving)
+            {
+                throw new StoragePoolException(ErrorCode.VolumeInUse,
+                    $"volume '{target}' is receiving another transfer ({existing.TransferId}); wait for it, cancel it, or delete the volume");
+            }
+            else if (!overwrite && !incremental)
+            {
+                throw new StoragePoolException(ErrorCode.AlreadyExists,
+                    $"volume '{target}' already exists on the destination; pass --overwrite to replace it, " +
+                    "--incremental to send only what differs, or --as to name another volume");
+            }
+            else
+            {
+                var current = ReadyVolume(all, target);
+                if (incremental && current.SizeBytes != sizeBytes)
+                {
+                    throw new StoragePoolException(ErrorCode.InvalidSize,
+                        $"volume '{target}' is {ByteSize.Format(current.SizeBytes)} on the destination and the source is " +
+                        $"{ByteSize.Format(sizeBytes)}: an incremental copy needs equal sizes (resize one, or copy with --overwrite)");
+                }
+                await EnsureNotInUseAsync(current.Id, $"volume '{target}'", force: false, ct);
+                if (current.SizeBytes != sizeBytes)
+                {
+                    if (sizeBytes > current.SizeBytes)
+                    {
+                        Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), sizeBytes - current.SizeBytes, 0,
+                            $"grow volume '{target}' to {ByteSize.Format(sizeBytes)} for the copy");
+                    }
+                    store.ResizeVolume(current.Id, sizeBytes);
+                }
+                record = await PutVolumeAsync(current with { State = ObjectState.Receiving, TransferId = transferId, SizeBytes = sizeBytes }, ct);
+                start = incremental ? ReceiveStart.Updating : ReceiveStart.Overwriting;
+            }
+            var lease = _open.Acquire(record.Id, revoked => store.OpenVolume(record.Id, target.ToString(), _writes, revoked));
+            _logger.ReceiveStarted(target, transferId, start);
+            return (lease, start);
+        }, ct);
+
+    /// <summary>The transfer into <paramref name="target"/> is complete and verified: the volume becomes ready.</summary>
+    public Task<VolumeInfo> FinishReceiveAsync(VolumeRef target, string transferId, CancellationToken ct = default) =>
+        MutateAsync("volume.receive.finish", async () =>
+        {
+            var all = await ReadAllAsync(ct);
+            var record = all.Volume(target);
+            if (record.State != ObjectState.Receiving || record.TransferId != transferId)
+            {
+                throw new StoragePoolException(ErrorCode.Conflict, $"volume '{target}' is not receiving transfer {transferId}");
+            }
+            record = await PutVolumeAsync(record with { State = ObjectState.Ready, TransferId = null }, ct);
+            return VolumeInfoOf(record, await ReadAllAsync(ct));
+        }, ct);
+
     // ---------------------------------------------------------------- status, changes, recovery
 
     public async Task<StatusInfo> GetStatusAsync(CancellationToken ct = default)
@@ -489,7 +578,7 @@ public sealed class PoolManager : IDisposable
                 }
                 _logger.RecoveredSnapshot(snapshot.Pool, snapshot.Volume, snapshot.Name, snapshot.State);
             }
-            foreach (var volume in all.Volumes.Where(v => v.State != ObjectState.Ready))
+            foreach (var volume in all.Volumes.Where(v => v.State is not (ObjectState.Ready or ObjectState.Receiving)))
             {
                 var (_, store) = StoreOfPool(all, volume.Pool);
                 switch (volume.State)

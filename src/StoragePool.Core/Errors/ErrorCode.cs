@@ -15,6 +15,7 @@ public enum ErrorCode
     PoolNotFound = 11,
     VolumeNotFound = 12,
     SnapshotNotFound = 13,
+    JobNotFound = 14,
 
     AlreadyExists = 20,
     StoreInUse = 21,
@@ -23,6 +24,7 @@ public enum ErrorCode
     ShrinkNotAllowed = 24,
     Conflict = 25,
     VolumeInUse = 26,
+    Cancelled = 27,
 
     NoSpace = 30,
     StorePathInvalid = 31,
@@ -31,7 +33,9 @@ public enum ErrorCode
     Unauthorized = 40,
     DaemonUnavailable = 41,
     PermissionDenied = 42,
+    PeerUnavailable = 43,
 
     Internal = 50,
     IoError = 51,
+    ChecksumMismatch = 52,
 }

@@ -36,13 +36,15 @@ public static class ErrorCodes
         ErrorCode.Unauthorized => 401,
         ErrorCode.PermissionDenied => 403,
         ErrorCode.StoreNotFound or ErrorCode.PoolNotFound or ErrorCode.VolumeNotFound
-            or ErrorCode.SnapshotNotFound => 404,
+            or ErrorCode.SnapshotNotFound or ErrorCode.JobNotFound => 404,
         ErrorCode.AlreadyExists or ErrorCode.StoreInUse or ErrorCode.PoolNotEmpty
             or ErrorCode.VolumeHasSnapshots or ErrorCode.ShrinkNotAllowed or ErrorCode.Conflict
-            or ErrorCode.VolumeInUse => 409,
+            or ErrorCode.VolumeInUse or ErrorCode.Cancelled => 409,
+        ErrorCode.ChecksumMismatch => 422,
         ErrorCode.NoSpace => 507,
         ErrorCode.Unsupported => 501,
         ErrorCode.DaemonUnavailable => 503,
+        ErrorCode.PeerUnavailable => 502,
         _ => 500,
     };
 
@@ -50,14 +52,16 @@ public static class ErrorCodes
     public static int Errno(this ErrorCode code) => code switch
     {
         ErrorCode.StoreNotFound or ErrorCode.PoolNotFound or ErrorCode.VolumeNotFound
-            or ErrorCode.SnapshotNotFound => 2, // ENOENT
+            or ErrorCode.SnapshotNotFound or ErrorCode.JobNotFound => 2, // ENOENT
         ErrorCode.AlreadyExists => 17, // EEXIST
         ErrorCode.PoolNotEmpty or ErrorCode.VolumeHasSnapshots => 39, // ENOTEMPTY
         ErrorCode.StoreInUse or ErrorCode.Conflict or ErrorCode.VolumeInUse => 16, // EBUSY
         ErrorCode.NoSpace => 28, // ENOSPC
         ErrorCode.Unauthorized or ErrorCode.PermissionDenied => 13, // EACCES
         ErrorCode.Unsupported => 95, // EOPNOTSUPP
-        ErrorCode.IoError or ErrorCode.Internal => 5, // EIO
+        ErrorCode.IoError or ErrorCode.Internal or ErrorCode.ChecksumMismatch => 5, // EIO
+        ErrorCode.Cancelled => 125, // ECANCELED
+        ErrorCode.PeerUnavailable => 113, // EHOSTUNREACH
         ErrorCode.DaemonUnavailable => 107, // ENOTCONN
         _ => 22, // EINVAL
     };

@@ -9,6 +9,9 @@ public enum ObjectState
     Deleting,
     Resizing,
     Reverting,
+
+    /// <summary>A transfer is writing it (<see cref="VolumeRecord.TransferId"/>): not exported, left alone by recovery so the transfer can resume.</summary>
+    Receiving,
 }
 
 /// <summary>Store backends. Only <c>file</c> exists today.</summary>
@@ -42,7 +45,8 @@ public sealed record VolumeRecord(
     DateTimeOffset CreatedAt,
     ObjectState State = ObjectState.Ready,
     long? PendingSize = null,
-    string? PendingSnapshotId = null);
+    string? PendingSnapshotId = null,
+    string? TransferId = null);
 
 /// <summary>A read-only, point-in-time copy of a volume.</summary>
 public sealed record SnapshotRecord(

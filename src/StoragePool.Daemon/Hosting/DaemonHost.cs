@@ -7,6 +7,7 @@ using StoragePool.Daemon.DBus;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Rest;
+using StoragePool.Daemon.Transfers;
 
 namespace StoragePool.Daemon.Hosting;
 
@@ -52,6 +53,9 @@ internal static class DaemonHost
         builder.Services.AddSingleton<NbdExports>();
         builder.Services.AddSingleton<NbdService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NbdService>());
+        builder.Services.AddSingleton<ReceiveSessions>();
+        builder.Services.AddSingleton<JobService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobService>());
 
         await using var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("storagepoold");

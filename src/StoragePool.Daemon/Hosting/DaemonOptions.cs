@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Sizes;
 
 namespace StoragePool.Daemon.Hosting;
 
@@ -22,7 +23,8 @@ public sealed record DaemonConfig(
     string? NbdListen = null,
     bool? NbdInsecure = null,
     string? NbdTlsCertificate = null,
-    string? NbdTlsKey = null);
+    string? NbdTlsKey = null,
+    string? TransferBandwidth = null);
 
 /// <summary>The NBD server's endpoints: always the unix socket, TCP when asked (TLS unless loopback or insecure).</summary>
 public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey);
@@ -42,7 +44,8 @@ public sealed record DaemonOptions(
     string Token,
     bool TokenGenerated,
     bool CreateDefaultPool,
-    NbdEndpoints Nbd)
+    NbdEndpoints Nbd,
+    long? TransferBandwidth = null)
 {
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
@@ -84,8 +87,15 @@ public sealed record DaemonOptions(
                 $"NBD on {nbdEndpoint} would carry volume data in clear over the network; give --nbd-tls-cert and --nbd-tls-key, " +
                 "or --nbd-insecure on a network you trust");
         }
+        long? bandwidth = null;
+        if ((commandLine.TransferBandwidth ?? config.TransferBandwidth) is { Length: > 0 } text)
+        {
+            bandwidth = ByteSize.TryParse(text, out var bytes, out var problem) && bytes > 0 ? bytes
+                : throw new StoragePoolException(ErrorCode.InvalidArgument,
+                    $"transfer bandwidth '{text}' is not a positive rate in bytes per second (e.g. 500M): {problem}");
+        }
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

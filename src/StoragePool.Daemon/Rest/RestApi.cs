@@ -8,6 +8,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Nbd;
+using StoragePool.Daemon.Transfers;
 
 namespace StoragePool.Daemon.Rest;
 
@@ -130,6 +131,32 @@ internal static class RestApi
         var options = app.Services.GetRequiredService<Hosting.DaemonOptions>();
         app.MapGet(ApiRoutes.Export("{**name}"), async (string name, CancellationToken ct) =>
             Json(NbdService.Describe(options.Nbd, name, await pm.CheckExportAsync(name, ct)), ctx.ExportInfo));
+
+        var jobs = app.Services.GetRequiredService<JobService>();
+        app.MapGet(ApiRoutes.Jobs, async (CancellationToken ct) => Json(await jobs.ListAsync(ct), ctx.IReadOnlyListJobInfo));
+        app.MapPost(ApiRoutes.Jobs, async (HttpRequest request, CancellationToken ct) =>
+            Created(await jobs.StartJobAsync(await BodyAsync(request, ctx.StartJobRequest, ct), ct), ctx.JobInfo));
+        app.MapGet(ApiRoutes.Job("{id}"), async (string id, CancellationToken ct) => Json(await jobs.GetAsync(id, ct), ctx.JobInfo));
+        app.MapPost(ApiRoutes.JobCancel("{id}"), async (string id, CancellationToken ct) => Json(await jobs.CancelAsync(id, ct), ctx.JobInfo));
+        app.MapPost(ApiRoutes.JobResume("{id}"), async (string id, CancellationToken ct) => Json(await jobs.ResumeAsync(id, ct), ctx.JobInfo));
+
+        var receive = app.Services.GetRequiredService<ReceiveSessions>();
+        app.MapPost(ApiRoutes.Transfers, async (HttpRequest request, CancellationToken ct) =>
+            Json(await receive.BeginAsync(await BodyAsync(request, ctx.BeginTransferRequest, ct), ct), ctx.TransferSession));
+        app.MapGet(ApiRoutes.TransferKnown("{id}"), (string id) => Results.Bytes(receive.Known(id), "application/octet-stream"));
+        app.MapPut(ApiRoutes.Transfer("{id}") + "/chunks/{index:long}",
+            async (string id, long index, string kind, int length, string checksum, HttpRequest request, CancellationToken ct) =>
+            {
+                await receive.ReceiveAsync(id, index, kind, length, checksum, request.ContentLength, request.Body, ct);
+                return Results.NoContent();
+            });
+        app.MapPost(ApiRoutes.TransferComplete("{id}"), async (string id, HttpRequest request, CancellationToken ct) =>
+            Json(await receive.CompleteAsync(id, (await BodyAsync(request, ctx.CompleteTransferRequest, ct)).Digest, ct), ctx.TransferCompletion));
+        app.MapDelete(ApiRoutes.Transfer("{id}"), async (string id, CancellationToken ct) =>
+        {
+            await receive.AbortAsync(id, ct);
+            return Results.NoContent();
+        });
 
         app.MapFallback((HttpContext context) => throw new StoragePoolException(ErrorCode.InvalidArgument,
             $"no API route {context.Request.Method} {context.Request.Path}; see docs/api.md"));

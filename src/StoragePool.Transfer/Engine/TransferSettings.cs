@@ -1,0 +1,23 @@
+using StoragePool.Transfer.Chunks;
+
+namespace StoragePool.Transfer.Engine;
+
+/// <summary>How a transfer runs.</summary>
+/// <param name="Streams">concurrent sends (and as many chunks being read and compressed ahead of them).</param>
+/// <param name="Limiters">every send waits on each (the job's --bandwidth, the daemon's cap).</param>
+/// <param name="DamageSend">tests only: true to flip a byte of chunk (index, attempt) after it was checksummed, as a bad link would.</param>
+public sealed record TransferSettings(
+    int ChunkSize = ChunkLayout.DefaultChunkSize,
+    int Streams = TransferSettings.DefaultStreams,
+    CompressionMode Compression = CompressionMode.Auto,
+    IReadOnlyList<RateLimiter>? Limiters = null,
+    Func<long, int, bool>? DamageSend = null)
+{
+    /// <summary>Chosen by measurement on loopback with 2 cores (docs/benchmarks.md): more streams only add contention.</summary>
+    public const int DefaultStreams = 2;
+
+    public const int MaxStreams = 64;
+}
+
+/// <summary>What a finished transfer did.</summary>
+public sealed record TransferResult(SinkResult Sink, ChunkChecksum Digest, bool Resumed);
