@@ -11,7 +11,7 @@ state=${STORAGEPOOL_QUICKSTART_DIR:-$repo/.quickstart}
 if [ "$(id -u)" -eq 0 ]; then
     echo "== installing runtime libraries (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 qemu-utils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 libzstd1 libxxhash0 qemu-utils >/dev/null
 fi
 
 echo "== building storagepoold and storagepool (Release)"

@@ -9,7 +9,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 echo "== installing test dependencies (apt)"
 as_root apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libsystemd0 dbus-daemon dbus-bin systemd libglib2.0-bin util-linux procps curl xfsprogs \
+    libsystemd0 libzstd1 libxxhash0 dbus-daemon dbus-bin systemd libglib2.0-bin util-linux procps curl xfsprogs \
     qemu-utils libnbd-bin nbdkit openssl >/dev/null
 
 echo "== dotnet format --verify-no-changes"

@@ -7,6 +7,9 @@ namespace StoragePool.Testing;
 public sealed record ToolResult(string Command, int ExitCode, string Stdout, string Stderr)
 {
     public override string ToString() => $"{Command} exited with {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+
+    /// <summary>This result, when the program exited 0; else an exception with everything it printed.</summary>
+    public ToolResult Succeeded() => ExitCode == 0 ? this : throw new InvalidOperationException(ToString());
 }
 
 /// <summary>

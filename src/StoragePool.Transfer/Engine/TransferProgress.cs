@@ -54,6 +54,9 @@ public sealed class TransferProgress
         Interlocked.Increment(ref _chunksUnchanged);
     }
 
+    /// <summary>A chunk of allocated zeros the receiver already has as a hole: nothing is sent for it.</summary>
+    public void ZeroSkipped() => Interlocked.Increment(ref _chunksZero);
+
     public void Retried() => Interlocked.Increment(ref _retries);
 
     public void Stop() => _clock.Stop();

@@ -165,6 +165,10 @@ public sealed class VolumeSender
                 ArrayPool<byte>.Shared.Return(data);
             }
             _progress.Unchanged(weight);
+            if (zero && data is not null)
+            {
+                _progress.ZeroSkipped();
+            }
             return null;
         }
         if (zero)

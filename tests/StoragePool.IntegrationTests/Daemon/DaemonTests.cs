@@ -114,7 +114,7 @@ public class DaemonTests
     [Test]
     public async Task The_api_is_served_on_tcp_with_the_same_token_when_asked()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         await using var daemon = await DaemonProcess.StartAsync(extraArgs: ["--listen", $"127.0.0.1:{port}"]);
         using var tcp = StoragePoolClient.ForUrl(new Uri($"http://127.0.0.1:{port}"), daemon.Token);
         await tcp.CreateVolumeAsync(Db, ByteSize.GiB);
@@ -213,12 +213,5 @@ public class DaemonTests
         await File.WriteAllTextAsync(daemon.ConfigFile, "{ \"listen\": ");
         Assert.That(await daemon.StartExpectingExitAsync(TimeSpan.FromSeconds(20)), Is.EqualTo((int)ErrorCode.InvalidArgument));
         Assert.That(daemon.Log, Does.Contain("config file").And.Contain("is not valid"));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -21,12 +21,12 @@ public sealed class DaemonProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    private DaemonProcess(TestDirectory root, Dictionary<string, string> environment, string[] extraArgs)
+    private DaemonProcess(TestDirectory root, Dictionary<string, string> environment, string[] extraArgs, string? token)
     {
         _root = root;
         _environment = environment;
         _extraArgs = extraArgs;
-        Token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Token = token ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Client = StoragePoolClient.ForUnixSocket(ApiSocket, Token);
     }
 
@@ -65,8 +65,9 @@ public sealed class DaemonProcess : IAsyncDisposable
         [DefaultPaths.TokenEnvironmentVariable] = Token,
     };
 
+    /// <param name="token">the API token; daemons given the same one trust each other (transfers).</param>
     public static async Task<DaemonProcess> StartAsync(IDictionary<string, string>? environment = null, string[]? extraArgs = null,
-        CancellationToken ct = default)
+        string? token = null, CancellationToken ct = default)
     {
         var env = new Dictionary<string, string>
         {
@@ -77,7 +78,7 @@ public sealed class DaemonProcess : IAsyncDisposable
         {
             env[k] = v;
         }
-        var daemon = new DaemonProcess(new TestDirectory("sp-it-"), env, extraArgs ?? []);
+        var daemon = new DaemonProcess(new TestDirectory("sp-it-"), env, extraArgs ?? [], token);
         await File.WriteAllTextAsync(daemon.ConfigFile, "{}", ct);
         try
         {

@@ -87,7 +87,7 @@ public class DaemonNbdTests
     [Test]
     public async Task Nbd_over_tcp_on_loopback_serves_the_same_export()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         await using var daemon = await DaemonProcess.StartAsync(extraArgs: ["--nbd-listen", $"127.0.0.1:{port}"]);
         await daemon.Client.CreateVolumeAsync(V, 8 * ByteSize.MiB);
         var uri = (await daemon.RunCliAsync("volume", "nbd-uri", "default/v1", "--tcp")).Stdout.Trim();
@@ -119,69 +119,4 @@ public class DaemonNbdTests
         Assert.That(result.Stderr, Does.Contain("--nbd-tls-cert").And.Contain("--nbd-insecure"));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>A qemu-io session that keeps its NBD connection open until disposed (or until the server drops it).</summary>
-    private sealed class HeldConnection : IDisposable
-    {
-        private readonly Process _process;
-
-        private HeldConnection(Process process) => _process = process;
-
-        public static async Task<HeldConnection> OpenAsync(string uri)
-        {
-            var info = new ProcessStartInfo("qemu-io", ["-f", "raw", uri])
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            var process = Process.Start(info)!;
-            await process.StandardInput.WriteLineAsync("read 0 4k");
-            await process.StandardInput.FlushAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                if (line.Contains("read 4096/4096 bytes", StringComparison.Ordinal))
-                {
-                    return new HeldConnection(process);
-                }
-            }
-            process.Kill();
-            throw new InvalidOperationException("qemu-io did not connect: " + await process.StandardError.ReadToEndAsync());
-        }
-
-        /// <summary>True once a read fails because the server closed the connection.</summary>
-        public async Task<bool> WaitForDisconnectAsync(TimeSpan timeout)
-        {
-            var deadline = Stopwatch.StartNew();
-            while (deadline.Elapsed < timeout)
-            {
-                await _process.StandardInput.WriteLineAsync("read 0 4k");
-                await _process.StandardInput.FlushAsync();
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                var line = await _process.StandardOutput.ReadLineAsync(wait.Token);
-                if (line is null || !line.Contains("read 4096/4096", StringComparison.Ordinal))
-                {
-                    return true;
-                }
-                await Task.Delay(200);
-            }
-            return false;
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-            }
-            _process.Dispose();
-        }
-    }
 }
