@@ -50,8 +50,5 @@ public static class ApiRoutes
 
     public static string TransferKnown(string id) => $"{Transfer(id)}/known";
 
-    /// <summary>PUT one chunk: <c>?kind=raw|zstd|zero&amp;length=N&amp;checksum=HEX</c>, the payload as the body.</summary>
-    public static string TransferChunk(string id, long index) => $"{Transfer(id)}/chunks/{index}";
-
     public static string TransferComplete(string id) => $"{Transfer(id)}/complete";
 }

@@ -45,8 +45,11 @@ public sealed record StartJobRequest(
 public sealed record BeginTransferRequest(
     string TransferId, string Source, string Target, long VolumeSize, int ChunkSize, bool Incremental, bool Overwrite, long DataBytes);
 
-/// <summary>The receiver's answer: its chunk checksums follow at <c>GET /v1/transfers/{id}/known</c>.</summary>
-public sealed record TransferSession(string TransferId, string Target, string Start, long KnownChunks);
+/// <summary>
+/// The receiver's answer: its chunk checksums follow at <c>GET /v1/transfers/{id}/known</c>; chunks go to its data
+/// channel, TCP port <paramref name="DataPort"/> on the same host.
+/// </summary>
+public sealed record TransferSession(string TransferId, string Target, string Start, long KnownChunks, int DataPort);
 
 public sealed record CompleteTransferRequest(string Digest);
 

@@ -173,13 +173,6 @@ public sealed class StoragePoolClient : IDisposable
         return await response.Content.ReadAsByteArrayAsync(ct);
     }
 
-    public async Task PutTransferChunkAsync(string id, long index, string kind, int length, string checksum, ReadOnlyMemory<byte> payload, CancellationToken ct = default)
-    {
-        var content = new ReadOnlyMemoryContent(payload);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        await SendAsync(HttpMethod.Put, $"{ApiRoutes.TransferChunk(id, index)}?kind={kind}&length={length}&checksum={checksum}", content, ct);
-    }
-
     public Task<TransferCompletion> CompleteTransferAsync(string id, CompleteTransferRequest request, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, ApiRoutes.TransferComplete(id), JsonContent.Create(request, ApiJsonContext.Default.CompleteTransferRequest), ApiJsonContext.Default.TransferCompletion, ct);
 

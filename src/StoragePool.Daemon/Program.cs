@@ -30,6 +30,7 @@ internal static class Program
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "allow NBD on a non-loopback TCP address without TLS" };
         var nbdTlsCert = new Option<string?>("--nbd-tls-cert") { Description = "PEM certificate (chain) for NBD over TCP (STARTTLS)" };
         var nbdTlsKey = new Option<string?>("--nbd-tls-key") { Description = "PEM private key of --nbd-tls-cert" };
+        var transferListen = new Option<string?>("--transfer-listen") { Description = "TCP ADDR:PORT where transfers from other daemons send their data (default: --listen's address, its port + 1; port 0 picks a free one)" };
         var transferBandwidth = new Option<string?>("--transfer-bandwidth") { Description = "cap on all transfer jobs of this daemon together, bytes per second (e.g. 500M)" };
         var root = new RootCommand(
             "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
@@ -39,7 +40,7 @@ internal static class Program
             "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100 \\\n" +
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
-            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth,
+            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen,
         };
         root.SetAction(async (result, ct) =>
         {
@@ -55,7 +56,8 @@ internal static class Program
                     NbdInsecure: result.GetValue(nbdInsecure) ? true : null,
                     NbdTlsCertificate: result.GetValue(nbdTlsCert),
                     NbdTlsKey: result.GetValue(nbdTlsKey),
-                    TransferBandwidth: result.GetValue(transferBandwidth)));
+                    TransferBandwidth: result.GetValue(transferBandwidth),
+                    TransferListen: result.GetValue(transferListen)));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

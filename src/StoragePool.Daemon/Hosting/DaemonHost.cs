@@ -54,6 +54,7 @@ internal static class DaemonHost
         builder.Services.AddSingleton<NbdService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NbdService>());
         builder.Services.AddSingleton<ReceiveSessions>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReceiveSessions>());
         builder.Services.AddSingleton<JobService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobService>());
 

@@ -24,7 +24,8 @@ public sealed record DaemonConfig(
     bool? NbdInsecure = null,
     string? NbdTlsCertificate = null,
     string? NbdTlsKey = null,
-    string? TransferBandwidth = null);
+    string? TransferBandwidth = null,
+    string? TransferListen = null);
 
 /// <summary>The NBD server's endpoints: always the unix socket, TCP when asked (TLS unless loopback or insecure).</summary>
 public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey);
@@ -45,7 +46,8 @@ public sealed record DaemonOptions(
     bool TokenGenerated,
     bool CreateDefaultPool,
     NbdEndpoints Nbd,
-    long? TransferBandwidth = null)
+    long? TransferBandwidth = null,
+    IPEndPoint? TransferListen = null)
 {
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
@@ -94,8 +96,12 @@ public sealed record DaemonOptions(
                 : throw new StoragePoolException(ErrorCode.InvalidArgument,
                     $"transfer bandwidth '{text}' is not a positive rate in bytes per second (e.g. 500M): {problem}");
         }
+        // transfers' data channel: by default beside the REST listener, on the next port
+        var transferListen = (commandLine.TransferListen ?? config.TransferListen) is { Length: > 0 } x ? ParseEndpoint(x, anyPort: true)
+            : endpoint is { Port: > 0 and < 65535 } rest ? new IPEndPoint(rest.Address, rest.Port + 1)
+            : null;
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);
@@ -121,9 +127,10 @@ public sealed record DaemonOptions(
         }
     }
 
-    public static IPEndPoint ParseEndpoint(string text)
+    /// <param name="anyPort">port 0 is allowed: the system picks a free port.</param>
+    public static IPEndPoint ParseEndpoint(string text, bool anyPort = false)
     {
-        if (IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0)
+        if (IPEndPoint.TryParse(text, out var endpoint) && (endpoint.Port != 0 || anyPort))
         {
             return endpoint;
         }

@@ -144,12 +144,6 @@ internal static class RestApi
         app.MapPost(ApiRoutes.Transfers, async (HttpRequest request, CancellationToken ct) =>
             Json(await receive.BeginAsync(await BodyAsync(request, ctx.BeginTransferRequest, ct), ct), ctx.TransferSession));
         app.MapGet(ApiRoutes.TransferKnown("{id}"), (string id) => Results.Bytes(receive.Known(id), "application/octet-stream"));
-        app.MapPut(ApiRoutes.Transfer("{id}") + "/chunks/{index:long}",
-            async (string id, long index, string kind, int length, string checksum, HttpRequest request, CancellationToken ct) =>
-            {
-                await receive.ReceiveAsync(id, index, kind, length, checksum, request.ContentLength, request.Body, ct);
-                return Results.NoContent();
-            });
         app.MapPost(ApiRoutes.TransferComplete("{id}"), async (string id, HttpRequest request, CancellationToken ct) =>
             Json(await receive.CompleteAsync(id, (await BodyAsync(request, ctx.CompleteTransferRequest, ct)).Digest, ct), ctx.TransferCompletion));
         app.MapDelete(ApiRoutes.Transfer("{id}"), async (string id, CancellationToken ct) =>

@@ -10,7 +10,7 @@ using StoragePool.Daemon.Hosting;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;
 using StoragePool.Transfer.Files;
-using StoragePool.Transfer.Http;
+using StoragePool.Transfer.Tcp;
 
 namespace StoragePool.Daemon.Transfers;
 
@@ -266,7 +266,7 @@ internal sealed class JobService : IHostedService
         await using (lease)
         {
             IChunkSink sink = job.Kind == JobKinds.Copy
-                ? new HttpChunkSink(new Uri(job.To!), _options.Token, job.Target)
+                ? new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target)
                 : new StreamFileSink(job.Path!, job.Overwrite);
             await using (sink)
             {
@@ -337,7 +337,7 @@ internal sealed class JobService : IHostedService
         {
             try
             {
-                await using var sink = new HttpChunkSink(new Uri(job.To!), _options.Token, job.Target);
+                await using var sink = new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target);
                 await sink.AbortAsync(job.Id, ct);
             }
             catch (StoragePoolException e)

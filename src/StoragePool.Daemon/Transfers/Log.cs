@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6013, Level = LogLevel.Warning, Message = "Job {Job} was running when the daemon stopped; it is interrupted (storagepool job resume {Job})")]
     public static partial void JobInterrupted(this ILogger logger, string job);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Information, Message = "Transfer data channel listening on {EndPoint}")]
+    public static partial void DataChannelListening(this ILogger logger, System.Net.IPEndPoint endPoint);
 }

@@ -6,33 +6,57 @@ using StoragePool.Core.Naming;
 using StoragePool.Daemon.Hosting;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;
-using StoragePool.Transfer.Http;
+using StoragePool.Transfer.Tcp;
 
 namespace StoragePool.Daemon.Transfers;
 
 /// <summary>
 /// The receiving side of transfers: one session per transfer id, holding the target volume open and its journal
-/// (<c>DATA_DIR/transfers/ID.journal</c>). A session survives its sender's failures; after a restart of this
-/// daemon the same id finds the target (state receiving) and the journal again.
+/// (<c>DATA_DIR/transfers/ID.journal</c>), and the data channel that chunks arrive on (TCP, on
+/// <c>--transfer-listen</c>). A session survives its sender's failures; after a restart of this daemon the same id
+/// finds the target (state receiving) and the journal again.
 /// </summary>
-internal sealed class ReceiveSessions : IAsyncDisposable
+internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
 {
     private readonly PoolManager _pool;
     private readonly string _journalDir;
     private readonly ILogger<ReceiveSessions> _logger;
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly DaemonOptions _options;
+    private DataChannelServer? _data;
 
     public ReceiveSessions(PoolManager pool, DaemonOptions options, ILogger<ReceiveSessions> logger)
     {
         _pool = pool;
+        _options = options;
         _journalDir = Path.Combine(options.DataDir, "transfers");
         _logger = logger;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.TransferListen is { } endpoint)
+        {
+            _data = new DataChannelServer(endpoint, _options.Token, id => Get(id).Receiver, _logger);
+            _data.Start();
+            _logger.DataChannelListening(_data.EndPoint);
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _data, null) is { } data)
+        {
+            await data.DisposeAsync();
+        }
     }
 
     public async Task<TransferSession> BeginAsync(BeginTransferRequest request, CancellationToken ct)
     {
         ValidateId(request.TransferId);
+        var dataPort = _data?.EndPoint.Port ?? 0; // 0: no data channel (no --listen); imports need none
         var target = VolumeRef.Parse(request.Target);
         var layout = ChunkLayout.Create(request.VolumeSize, request.ChunkSize);
         await _lock.WaitAsync(ct);
@@ -65,7 +89,7 @@ internal sealed class ReceiveSessions : IAsyncDisposable
                 _sessions[request.TransferId] = session;
                 var known = receiver.Known.Count;
                 _logger.TransferReceiving(request.TransferId, request.Source, target, start, known);
-                return new TransferSession(request.TransferId, target.ToString(), start.ToString().ToLowerInvariant(), known);
+                return new TransferSession(request.TransferId, target.ToString(), start.ToString().ToLowerInvariant(), known, dataPort);
             }
             catch
             {
@@ -79,42 +103,7 @@ internal sealed class ReceiveSessions : IAsyncDisposable
         }
     }
 
-    public byte[] Known(string id) => HttpChunkSink.EncodeKnown(Get(id).Receiver.Known);
-
-    /// <summary>Reads one chunk's payload from <paramref name="body"/> and writes it.</summary>
-    public async Task ReceiveAsync(string id, long index, string kind, int length, string checksum, long? contentLength, Stream body, CancellationToken ct)
-    {
-        var session = Get(id);
-        var chunkKind = kind switch
-        {
-            "raw" => ChunkKind.Raw,
-            "zstd" => ChunkKind.Zstd,
-            "zero" => ChunkKind.Zero,
-            _ => throw new StoragePoolException(ErrorCode.InvalidArgument, $"unknown chunk kind '{kind}': raw, zstd or zero"),
-        };
-        var payloadLength = contentLength ?? throw new StoragePoolException(ErrorCode.InvalidArgument, "a chunk needs a Content-Length");
-        var limit = Zstd.CompressBound(session.Receiver.Layout.ChunkSize);
-        if (payloadLength < 0 || payloadLength > limit)
-        {
-            throw new StoragePoolException(ErrorCode.InvalidArgument, $"a chunk payload of {payloadLength} bytes is more than the {limit} a chunk can need");
-        }
-        var record = new ChunkRecord(index, chunkKind, length, (int)payloadLength, ChunkChecksum.Parse(checksum));
-        record.Validate(session.Receiver.Layout);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)payloadLength));
-        try
-        {
-            await body.ReadExactlyAsync(buffer.AsMemory(0, (int)payloadLength), ct);
-            await session.Receiver.ReceiveAsync(record, buffer.AsMemory(0, (int)payloadLength), ct);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new StoragePoolException(ErrorCode.InvalidArgument, $"chunk {index} ended before its {payloadLength} bytes", e);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public byte[] Known(string id) => PeerChunkSink.EncodeKnown(Get(id).Receiver.Known);
 
     /// <summary>One chunk already in memory (an import reads them from a stream file).</summary>
     public Task ReceiveRecordAsync(string id, ChunkRecord record, ReadOnlyMemory<byte> payload, CancellationToken ct) =>
@@ -149,6 +138,7 @@ internal sealed class ReceiveSessions : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync(CancellationToken.None);
         foreach (var session in _sessions.Values)
         {
             await session.DisposeAsync();

@@ -29,7 +29,7 @@ public abstract class TransferTestBase
         var token = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var port = Ports.Free();
         DestinationUrl = $"http://127.0.0.1:{port}";
-        Destination = await DaemonProcess.StartAsync(extraArgs: ["--listen", $"127.0.0.1:{port}"], token: token);
+        Destination = await DaemonProcess.StartAsync(extraArgs: ["--listen", $"127.0.0.1:{port}", "--transfer-listen", "127.0.0.1:0"], token: token);
         Source = await DaemonProcess.StartAsync(SourceEnvironment, token: token);
     }
 

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using StoragePool.Core.Errors;
+using StoragePool.Transfer.Chunks;
+using StoragePool.Transfer.Engine;
+
+namespace StoragePool.Transfer.Tcp;
+
+/// <summary>
+/// The receiving end of transfer data channels: a TCP listener; each connection says hello (token, transfer id)
+/// and then sends chunk frames, each read straight into a chunk buffer with large reads, verified and written by
+/// the transfer's <see cref="ChunkReceiver"/>, and acknowledged. A damaged chunk is answered with its error and the
+/// connection goes on; a malformed frame ends the connection. Every loop ends when the server is disposed.
+/// </summary>
+public sealed partial class DataChannelServer : IAsyncDisposable
+{
+    private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(10);
+    private readonly Socket _listener;
+    private readonly byte[] _token;
+    private readonly Func<string, ChunkReceiver> _receiverOf;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _connections = [];
+    private Task? _accepting;
+
+    /// <param name="receiverOf">the receiver of a transfer id; throws (JobNotFound) for one that is not being received.</param>
+    public DataChannelServer(IPEndPoint endpoint, string token, Func<string, ChunkReceiver> receiverOf, ILogger logger)
+    {
+        _token = Encoding.UTF8.GetBytes(token);
+        _receiverOf = receiverOf;
+        _logger = logger;
+        _listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(endpoint);
+        _listener.Listen(64);
+    }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    public void Start() => _accepting = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            socket.NoDelay = true;
+            lock (_connections)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(ServeAsync(socket));
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        var peer = socket.RemoteEndPoint?.ToString() ?? "?";
+        byte[]? payload = null;
+        try
+        {
+            ChunkReceiver receiver;
+            using (var hello = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+            {
+                hello.CancelAfter(HelloTimeout);
+                var (token, id) = await DataChannel.ReadHelloAsync(stream, hello.Token);
+                if (!CryptographicOperations.FixedTimeEquals(token, _token))
+                {
+                    await stream.WriteAsync(DataChannel.EncodeAck(-1, ErrorCode.Unauthorized, "wrong token for the transfer data channel"), _stop.Token);
+                    return;
+                }
+                receiver = _receiverOf(id);
+                await stream.WriteAsync(DataChannel.EncodeAck(-1, null, null), _stop.Token);
+            }
+            var header = new byte[ChunkRecord.HeaderSize];
+            payload = ArrayPool<byte>.Shared.Rent(Zstd.CompressBound(receiver.Layout.ChunkSize));
+            while (true)
+            {
+                try
+                {
+                    await stream.ReadExactlyAsync(header, _stop.Token);
+                }
+                catch (EndOfStreamException)
+                {
+                    return; // the sender is done with this connection
+                }
+                var record = ChunkRecord.Read(header);
+                record.Validate(receiver.Layout);
+                await stream.ReadExactlyAsync(payload.AsMemory(0, record.PayloadLength), _stop.Token);
+                byte[] ack;
+                try
+                {
+                    await receiver.ReceiveAsync(record, payload.AsMemory(0, record.PayloadLength), _stop.Token);
+                    ack = DataChannel.EncodeAck(record.Index, null, null);
+                }
+                catch (StoragePoolException e) when (e.Code != ErrorCode.InvalidArgument)
+                {
+                    ack = DataChannel.EncodeAck(record.Index, e.Code, e.Message);
+                }
+                await stream.WriteAsync(ack, _stop.Token);
+            }
+        }
+        catch (StoragePoolException e)
+        {
+            LogRefused(peer, e.Message);
+            await TryWriteAsync(stream, DataChannel.EncodeAck(-1, e.Code, e.Message));
+        }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or OperationCanceledException or ObjectDisposedException)
+        {
+            LogDropped(peer, e.Message);
+        }
+        finally
+        {
+            if (payload is not null)
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+            }
+        }
+    }
+
+    private static async Task TryWriteAsync(Stream stream, byte[] bytes)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await stream.WriteAsync(bytes, timeout.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // the peer is gone; nothing to tell it
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Dispose();
+        if (_accepting is not null)
+        {
+            await _accepting;
+        }
+        Task[] connections;
+        lock (_connections)
+        {
+            connections = [.. _connections];
+        }
+        await Task.WhenAll(connections);
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Warning, Message = "Transfer data connection from {Peer} refused: {Reason}")]
+    private partial void LogRefused(string peer, string reason);
+
+    [LoggerMessage(EventId = 6021, Level = LogLevel.Information, Message = "Transfer data connection from {Peer} ended: {Reason}")]
+    private partial void LogDropped(string peer, string reason);
+}

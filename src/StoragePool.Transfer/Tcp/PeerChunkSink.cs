@@ -1,0 +1,146 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using StoragePool.Api;
+using StoragePool.Core.Errors;
+using StoragePool.Transfer.Chunks;
+using StoragePool.Transfer.Engine;
+
+namespace StoragePool.Transfer.Tcp;
+
+/// <summary>
+/// Sends a transfer to another daemon (protocol in this project's README.md): begin, known chunks and complete go
+/// through its REST API; chunks go through its data channel, one TCP connection per concurrent send, each chunk a
+/// header and its payload answered by an acknowledgement. Every call carries the daemons' shared token.
+/// </summary>
+public sealed class PeerChunkSink : IChunkSink
+{
+    private readonly StoragePoolClient _peer;
+    private readonly Uri _url;
+    private readonly string? _token;
+    private readonly string _target;
+    private readonly ConcurrentBag<Connection> _idle = [];
+    private readonly List<Connection> _all = [];
+    private string? _id;
+    private int _dataPort;
+
+    public PeerChunkSink(Uri peer, string? token, string target)
+    {
+        _peer = StoragePoolClient.ForPeer(peer, token);
+        _url = peer;
+        _token = token;
+        _target = target;
+    }
+
+    public async Task<SinkState> BeginAsync(TransferManifest manifest, CancellationToken ct)
+    {
+        _id = manifest.TransferId;
+        var session = await _peer.BeginTransferAsync(new BeginTransferRequest(manifest.TransferId, manifest.Source, _target,
+            manifest.VolumeSize, manifest.ChunkSize, manifest.Incremental, manifest.Overwrite, manifest.DataBytes), ct);
+        _dataPort = session.DataPort;
+        if (_dataPort == 0)
+        {
+            throw new StoragePoolException(ErrorCode.Unsupported,
+                $"the storagepoold at {_url} has no transfer data channel (it needs --listen, or --transfer-listen)");
+        }
+        var known = new Dictionary<long, ChunkChecksum>();
+        if (session.KnownChunks > 0)
+        {
+            var bytes = await _peer.GetTransferKnownAsync(manifest.TransferId, ct);
+            for (var at = 0; at + KnownEntrySize <= bytes.Length; at += KnownEntrySize)
+            {
+                known[BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(at))] = ChunkChecksum.Read(bytes.AsSpan(at + 8));
+            }
+        }
+        return new SinkState(known, session.Start == "resumed");
+    }
+
+    public async Task SendAsync(ChunkRecord record, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    {
+        var connection = _idle.TryTake(out var c) ? c : await ConnectAsync(ct);
+        try
+        {
+            record.WriteTo(connection.Header);
+            await connection.Stream.WriteAsync(connection.Header, ct);
+            await connection.Stream.WriteAsync(payload, ct);
+            await DataChannel.ReadAckAsync(connection.Stream, record.Index, connection.Scratch, ct);
+        }
+        catch (StoragePoolException e) when (e.Code == ErrorCode.ChecksumMismatch)
+        {
+            _idle.Add(connection); // the receiver answered; the connection is still good
+            throw;
+        }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException)
+        {
+            throw new StoragePoolException(ErrorCode.PeerUnavailable,
+                $"the connection to the storagepoold at {_url.Host}:{_dataPort} broke while sending chunk {record.Index}: {e.Message}", e);
+        }
+        _idle.Add(connection);
+    }
+
+    public async Task<SinkResult> CompleteAsync(ChunkChecksum digest, CancellationToken ct)
+    {
+        var done = await _peer.CompleteTransferAsync(_id!, new CompleteTransferRequest(digest.ToString()), ct);
+        return new SinkResult(done.BytesWritten, done.AllocatedBytes, ChunkChecksum.Parse(done.Digest));
+    }
+
+    /// <summary>Tells the receiver to drop the transfer (a cancelled job).</summary>
+    public Task AbortAsync(string transferId, CancellationToken ct) => _peer.AbortTransferAsync(transferId, ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        _peer.Dispose();
+        foreach (var connection in _all)
+        {
+            await connection.Stream.DisposeAsync();
+        }
+    }
+
+    private async Task<Connection> ConnectAsync(CancellationToken ct)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(_url.Host, _dataPort, ct);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new StoragePoolException(ErrorCode.PeerUnavailable,
+                $"cannot reach the transfer data channel of the storagepoold at {_url.Host}:{_dataPort}: {e.Message}", e);
+        }
+        var connection = new Connection(new NetworkStream(socket, ownsSocket: true));
+        lock (_all)
+        {
+            _all.Add(connection);
+        }
+        await connection.Stream.WriteAsync(DataChannel.EncodeHello(_token ?? string.Empty, _id!), ct);
+        await DataChannel.ReadAckAsync(connection.Stream, -1, connection.Scratch, ct);
+        return connection;
+    }
+
+    /// <summary>Bytes of one entry of <c>GET /v1/transfers/{id}/known</c>.</summary>
+    public const int KnownEntrySize = 8 + ChunkChecksum.Size;
+
+    public static byte[] EncodeKnown(IReadOnlyDictionary<long, ChunkChecksum> known)
+    {
+        var bytes = new byte[known.Count * KnownEntrySize];
+        var at = 0;
+        foreach (var (index, checksum) in known.OrderBy(k => k.Key))
+        {
+            BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(at), index);
+            checksum.WriteTo(bytes.AsSpan(at + 8));
+            at += KnownEntrySize;
+        }
+        return bytes;
+    }
+
+    private sealed class Connection(NetworkStream stream)
+    {
+        public NetworkStream Stream { get; } = stream;
+
+        public byte[] Header { get; } = new byte[ChunkRecord.HeaderSize];
+
+        public byte[] Scratch { get; } = new byte[DataChannel.AckHeaderSize];
+    }
+}
