@@ -154,8 +154,10 @@ public sealed class StoragePoolClient : IDisposable
     public Task<IReadOnlyList<JobInfo>> ListJobsAsync(CancellationToken ct = default) =>
         SendAsync(HttpMethod.Get, ApiRoutes.Jobs, null, ApiJsonContext.Default.IReadOnlyListJobInfo, ct);
 
-    public Task<JobInfo> GetJobAsync(string id, CancellationToken ct = default) =>
-        SendAsync(HttpMethod.Get, ApiRoutes.Job(id), null, ApiJsonContext.Default.JobInfo, ct);
+    /// <param name="wait">while the job runs, let the daemon wait up to this long for its end before it answers.</param>
+    public Task<JobInfo> GetJobAsync(string id, TimeSpan? wait = null, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, wait is { } w ? $"{ApiRoutes.Job(id)}?wait_ms={(int)w.TotalMilliseconds}" : ApiRoutes.Job(id),
+            null, ApiJsonContext.Default.JobInfo, ct);
 
     public Task<JobInfo> CancelJobAsync(string id, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, ApiRoutes.JobCancel(id), null, ApiJsonContext.Default.JobInfo, ct);

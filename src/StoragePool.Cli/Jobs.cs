@@ -9,7 +9,8 @@ namespace StoragePool.Cli;
 /// <summary><c>storagepool job list|show|cancel|resume</c>, and following a job to its end for copy, export and import.</summary>
 internal static class Jobs
 {
-    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(200);
+    /// <summary>How often the progress line is redrawn; the daemon answers at once when the job ends.</summary>
+    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(250);
 
     public static Command Command(CliContext cli) => CliContext.Group(
         new Command("job", "Transfer jobs (volume copy, export, import): progress, cancel, resume")
@@ -91,8 +92,7 @@ internal static class Jobs
         while (job.State == JobStates.Running)
         {
             cli.Output.Progress(Line(job));
-            await Task.Delay(PollEvery, ct);
-            job = await client.GetJobAsync(job.Id, ct);
+            job = await client.GetJobAsync(job.Id, PollEvery, ct);
         }
         cli.Output.Progress(null);
         if (json)
@@ -161,7 +161,7 @@ internal static class Jobs
         var json = CliContext.JsonOption();
         return cli.Run(new Command("show", "Show a job: progress, rate, ETA, bytes read, sent and written") { id, json },
             ["storagepool job show 3f2a9c01b7d4", "storagepool job show 3f2a9c01b7d4 --json"],
-            async (r, client, ct) => cli.Output.Item(await client.GetJobAsync(r.GetRequiredValue(id), ct), r.GetValue(json), ApiJsonContext.Default.JobInfo, Details));
+            async (r, client, ct) => cli.Output.Item(await client.GetJobAsync(r.GetRequiredValue(id), ct: ct), r.GetValue(json), ApiJsonContext.Default.JobInfo, Details));
     }
 
     private static Command Cancel(CliContext cli)

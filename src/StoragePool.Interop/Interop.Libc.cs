@@ -60,6 +60,13 @@ internal static partial class Interop
         internal static partial int FSync(SafeFileHandle fd);
 
         /// <summary>Makes the file's data (and the metadata needed to read it) durable, whichever descriptor wrote it.</summary>
+        /// <summary>posix_fadvise advice: start reading the range into the page cache now.</summary>
+        internal const int PosixFadvWillNeed = 3;
+
+        /// <summary>Returns 0 or an errno (not -1 and errno, unlike most calls).</summary>
+        [LibraryImport(Lib, EntryPoint = "posix_fadvise")]
+        internal static partial int PosixFadvise(SafeFileHandle fd, long offset, long length, int advice);
+
         [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
         internal static partial int FDataSync(SafeFileHandle fd);
 

@@ -76,29 +76,33 @@ public sealed class ChunkTests
     }
 
     [Test]
-    public void Auto_compression_follows_the_link_and_the_data()
+    public void Auto_compression_pays_only_where_sending_is_the_bottleneck()
     {
-        var slowLink = new CompressionPolicy(CompressionMode.Auto, 2, capBytesPerSecond: 100e6);
-        slowLink.Compressed(4 << 20, 1 << 20, 0.004); // ~1 GB/s, 4:1
-        slowLink.ShouldCompress();
-        slowLink.ShouldCompress();
-        Assert.That(slowLink.ShouldCompress(), Is.True, "a 100 MB/s cap is slower than zstd");
+        static bool After(CompressionPolicy policy, int outBytes, bool queueFull)
+        {
+            policy.Compressed(4 << 20, outBytes, 0.004); // ~1 GB/s
+            for (var i = 0; i < 30; i++)
+            {
+                policy.Queued(queueFull);
+            }
+            policy.ShouldCompress(); // the first two are probes
+            policy.ShouldCompress();
+            return policy.ShouldCompress();
+        }
 
-        var fastLink = new CompressionPolicy(CompressionMode.Auto, 2, capBytesPerSecond: null);
-        fastLink.Compressed(4 << 20, 1 << 20, 0.004);
-        fastLink.Sent(4 << 20, 0.0005); // ~8 GB/s per stream
-        fastLink.ShouldCompress();
-        fastLink.ShouldCompress();
-        Assert.That(fastLink.ShouldCompress(), Is.False, "the link takes raw bytes faster than zstd makes them");
+        Assert.That(After(new CompressionPolicy(CompressionMode.Auto, localPeer: false, null), 1 << 20, queueFull: true), Is.True,
+            "the link holds chunks back and they shrink 4:1");
+        Assert.That(After(new CompressionPolicy(CompressionMode.Auto, localPeer: false, null), 1 << 20, queueFull: false), Is.False,
+            "reading is the bottleneck: compressing would only slow it");
+        Assert.That(After(new CompressionPolicy(CompressionMode.Auto, localPeer: false, 100e6), 1 << 20, queueFull: false), Is.True,
+            "a 100 MB/s cap is slower than zstd");
+        Assert.That(After(new CompressionPolicy(CompressionMode.Auto, localPeer: false, 100e6), 4 << 20, queueFull: true), Is.False,
+            "data that does not shrink goes raw");
+        Assert.That(After(new CompressionPolicy(CompressionMode.Auto, localPeer: true, 100e6), 1 << 20, queueFull: true), Is.False,
+            "never for a receiver on this host");
 
-        var incompressible = new CompressionPolicy(CompressionMode.Auto, 2, capBytesPerSecond: 1e6);
-        incompressible.Compressed(4 << 20, 4 << 20, 0.004);
-        incompressible.ShouldCompress();
-        incompressible.ShouldCompress();
-        Assert.That(incompressible.ShouldCompress(), Is.False, "data that does not shrink goes raw");
-
-        Assert.That(new CompressionPolicy(CompressionMode.None, 2, 1).ShouldCompress(), Is.False);
-        Assert.That(new CompressionPolicy(CompressionMode.Zstd, 2, null).ShouldCompress(), Is.True);
+        Assert.That(new CompressionPolicy(CompressionMode.None, false, 1).ShouldCompress(), Is.False);
+        Assert.That(new CompressionPolicy(CompressionMode.Zstd, true, null).ShouldCompress(), Is.True);
         Assert.That(() => CompressionModes.Parse("lz4"), Throws.TypeOf<StoragePoolException>());
     }
 

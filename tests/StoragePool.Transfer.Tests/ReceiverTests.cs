@@ -70,7 +70,7 @@ public sealed class ReceiverTests
         var progress = new TransferProgress();
         await using (var receiver = new ChunkReceiver(target, layout, ReceiveJournal.Open(journalPath), null, targetMayHoldData: false))
         {
-            var result = await new VolumeSender(source, new LocalSink(receiver), new TransferSettings(Chunk, 2, CompressionMode.Zstd), progress)
+            var result = await new VolumeSender(source, new LocalSink(receiver), new TransferSettings(Chunk, 2, CompressionMode.Zstd), progress, localPeer: true)
                 .RunAsync("t1", incremental: false, overwrite: false, CancellationToken.None);
             Assert.That(result.Sink.BytesWritten, Is.EqualTo(Chunk + 8192), "zeros are holes, not writes");
         }
@@ -87,7 +87,7 @@ public sealed class ReceiverTests
         var again = new TransferProgress();
         await using (var receiver = new ChunkReceiver(target, layout, ReceiveJournal.Open(journalPath), null, targetMayHoldData: true))
         {
-            await new VolumeSender(source, new LocalSink(receiver), new TransferSettings(Chunk, 2, CompressionMode.None), again)
+            await new VolumeSender(source, new LocalSink(receiver), new TransferSettings(Chunk, 2, CompressionMode.None), again, localPeer: true)
                 .RunAsync("t1", incremental: false, overwrite: false, CancellationToken.None);
         }
         Assert.That(again.ChunksSent, Is.Zero);

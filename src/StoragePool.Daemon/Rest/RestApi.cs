@@ -136,7 +136,8 @@ internal static class RestApi
         app.MapGet(ApiRoutes.Jobs, async (CancellationToken ct) => Json(await jobs.ListAsync(ct), ctx.IReadOnlyListJobInfo));
         app.MapPost(ApiRoutes.Jobs, async (HttpRequest request, CancellationToken ct) =>
             Created(await jobs.StartJobAsync(await BodyAsync(request, ctx.StartJobRequest, ct), ct), ctx.JobInfo));
-        app.MapGet(ApiRoutes.Job("{id}"), async (string id, CancellationToken ct) => Json(await jobs.GetAsync(id, ct), ctx.JobInfo));
+        app.MapGet(ApiRoutes.Job("{id}"), async (string id, int? wait_ms, CancellationToken ct) =>
+            Json(await jobs.GetAsync(id, TimeSpan.FromMilliseconds(Math.Clamp(wait_ms ?? 0, 0, 10_000)), ct), ctx.JobInfo));
         app.MapPost(ApiRoutes.JobCancel("{id}"), async (string id, CancellationToken ct) => Json(await jobs.CancelAsync(id, ct), ctx.JobInfo));
         app.MapPost(ApiRoutes.JobResume("{id}"), async (string id, CancellationToken ct) => Json(await jobs.ResumeAsync(id, ct), ctx.JobInfo));
 

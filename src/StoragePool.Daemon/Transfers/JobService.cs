@@ -85,7 +85,20 @@ internal sealed class JobService : IHostedService
     public async Task<IReadOnlyList<JobInfo>> ListAsync(CancellationToken ct) =>
         [.. (await LoadAllAsync(ct)).Select(Live).OrderBy(j => j.CreatedAt)];
 
-    public async Task<JobInfo> GetAsync(string id, CancellationToken ct) => Live(await LoadAsync(id, ct));
+    /// <param name="wait">while the job runs, wait up to this long for it to end before answering (a long poll).</param>
+    public async Task<JobInfo> GetAsync(string id, TimeSpan wait, CancellationToken ct)
+    {
+        JobRun? run;
+        lock (_running)
+        {
+            _running.TryGetValue(id, out run);
+        }
+        if (run is not null && wait > TimeSpan.Zero)
+        {
+            await Task.WhenAny(run.Task, Task.Delay(wait, ct));
+        }
+        return Live(await LoadAsync(id, ct));
+    }
 
     public async Task<JobInfo> CancelAsync(string id, CancellationToken ct)
     {
@@ -270,7 +283,8 @@ internal sealed class JobService : IHostedService
                 : new StreamFileSink(job.Path!, job.Overwrite);
             await using (sink)
             {
-                var sender = new VolumeSender(lease.Volume, sink, Settings(job), run.Progress);
+                var localPeer = job.Kind == JobKinds.Export || await IsThisHostAsync(new Uri(job.To!).Host, ct);
+                var sender = new VolumeSender(lease.Volume, sink, Settings(job), run.Progress, localPeer);
                 var result = await sender.RunAsync(job.Id, job.Incremental, job.Overwrite, ct);
                 run.BytesWritten = result.Sink.BytesWritten;
                 job = job with { Digest = result.Digest.ToString(), AllocatedBytes = result.Sink.AllocatedBytes, Resumed = job.Resumed || result.Resumed };
@@ -395,6 +409,15 @@ internal sealed class JobService : IHostedService
         }
         await _pool.CheckExportAsync(source, ct);
         return source;
+    }
+
+    /// <summary>Whether <paramref name="host"/> is this machine (loopback or one of its addresses).</summary>
+    private static async Task<bool> IsThisHostAsync(string host, CancellationToken ct)
+    {
+        var addresses = await System.Net.Dns.GetHostAddressesAsync(host, ct);
+        var own = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(a => a.Address).ToHashSet();
+        return addresses.All(a => System.Net.IPAddress.IsLoopback(a) || own.Contains(a));
     }
 
     private static VolumeRef SourceVolume(string source) =>

@@ -86,9 +86,9 @@ internal sealed partial class NbdConnection
                 await enter;
             }
             var context = RentContext(request, windowBytes);
-            if (request.Length == 0 || request.Command == NbdCommand.Cache)
+            if (request.Length == 0)
             {
-                // nothing to do: CACHE is a hint the page cache already takes; empty requests succeed
+                // nothing to do: empty requests succeed
                 SetEmptySuccess(context);
                 sender.Send(context);
                 continue;
@@ -188,6 +188,9 @@ internal sealed partial class NbdConnection
                     break;
                 case NbdCommand.Flush:
                     await volume.FlushAsync(token);
+                    break;
+                case NbdCommand.Cache:
+                    await volume.PrefetchAsync(offset, request.Length, token);
                     break;
                 case NbdCommand.Trim:
                     await volume.TrimAsync(offset, request.Length, fua, token);

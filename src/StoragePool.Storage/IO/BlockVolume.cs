@@ -63,6 +63,15 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
         SubmitAsync(new WriteRequest(Name, WriteKind.WriteZeroes, offset, length, options), ReadOnlyMemory<byte>.Empty,
             cancellationToken);
 
+    public ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        if (RangeError("prefetch", offset, length) is { } error)
+        {
+            return ValueTask.FromException(error);
+        }
+        return length == 0 ? ValueTask.CompletedTask : PrefetchCoreAsync(offset, length, cancellationToken);
+    }
+
     public ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length,
         CancellationToken cancellationToken = default)
     {
@@ -103,6 +112,9 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     /// <summary>Makes every write made so far durable; only called on a writable volume.</summary>
     protected abstract ValueTask FlushCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>Starts reading a checked, non-empty range into the cache.</summary>
+    protected abstract ValueTask PrefetchCoreAsync(long offset, long length, CancellationToken cancellationToken);
 
     /// <summary>The status of a non-empty range inside <see cref="Size"/>: consecutive runs from <paramref name="offset"/>.</summary>
     protected abstract ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusCoreAsync(long offset, long length,

@@ -35,6 +35,12 @@ public interface IBlockVolume
     /// fails with <see cref="Core.Errors.ErrorCode.Unsupported"/> rather than write zeros slowly.</summary>
     ValueTask WriteZeroesAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// A hint: start reading [offset, offset+length) into the cache, and return before it is there (NBD_CMD_CACHE;
+    /// transfers read ahead with it).
+    /// </summary>
+    ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken = default);
+
     /// <summary>The allocation status of [offset, offset+length), as consecutive runs covering at least the start.</summary>
     ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length, CancellationToken cancellationToken = default);
 }

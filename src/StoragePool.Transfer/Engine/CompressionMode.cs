@@ -27,11 +27,11 @@ public static class CompressionModes
 }
 
 /// <summary>
-/// Decides per chunk whether to compress. <c>auto</c> compares two rates it measures as the job runs: how fast the
-/// link takes bytes (bytes sent per second of send time, summed over streams) and how fast zstd eats them (bytes
-/// per second of compress time, times the cores it can use). Compressing pays when zstd is faster than the link
-/// and the data shrinks; the first chunks, and one in <see cref="ProbeEvery"/> afterwards, are compressed as probes
-/// so both figures stay current. A cap on bandwidth counts as the link's rate.
+/// Decides per chunk whether to compress. <c>auto</c> compresses only where it can pay: never when the receiver is
+/// on this host (loopback: the "link" is a memory copy, and zstd would take CPU from both ends), else while
+/// sending is the bottleneck (the prepared-chunk queue is found full: the link is slower than reading and hashing)
+/// and the data shrinks. The first chunks, and one in <see cref="ProbeEvery"/> afterwards, are compressed as probes
+/// so the ratio stays current. A bandwidth cap below zstd's measured rate makes the link the bottleneck by itself.
 /// </summary>
 public sealed class CompressionPolicy
 {
@@ -42,15 +42,17 @@ public sealed class CompressionPolicy
 
     private readonly Lock _lock = new();
     private readonly CompressionMode _mode;
-    private readonly int _parallelism;
+    private readonly bool _localPeer;
     private readonly double? _capBytesPerSecond;
     private long _decisions;
-    private double _sendBytes, _sendSeconds, _zstdBytes, _zstdSeconds, _zstdOut;
+    private double _zstdBytes, _zstdSeconds, _zstdOut;
+    private double _sendBound = 0.5;
 
-    public CompressionPolicy(CompressionMode mode, int parallelism, double? capBytesPerSecond)
+    /// <param name="localPeer">the receiver runs on this host.</param>
+    public CompressionPolicy(CompressionMode mode, bool localPeer, double? capBytesPerSecond)
     {
         _mode = mode;
-        _parallelism = Math.Max(1, Math.Min(parallelism, Environment.ProcessorCount));
+        _localPeer = localPeer;
         _capBytesPerSecond = capBytesPerSecond;
     }
 
@@ -59,7 +61,7 @@ public sealed class CompressionPolicy
     /// <summary>Whether to compress the next chunk.</summary>
     public bool ShouldCompress()
     {
-        if (_mode != CompressionMode.Auto)
+        if (_mode != CompressionMode.Auto || _localPeer)
         {
             return _mode == CompressionMode.Zstd;
         }
@@ -70,19 +72,12 @@ public sealed class CompressionPolicy
             {
                 return true; // probe
             }
-            var ratio = _zstdBytes > 0 ? _zstdOut / _zstdBytes : 1;
-            if (ratio > MaxUsefulRatio)
+            if (_zstdOut / _zstdBytes > MaxUsefulRatio)
             {
                 return false;
             }
-            var zstdRate = _zstdBytes / _zstdSeconds * _parallelism;
-            var linkRate = _sendSeconds > 0 ? _sendBytes / _sendSeconds : double.PositiveInfinity;
-            if (_capBytesPerSecond is { } cap)
-            {
-                linkRate = Math.Min(linkRate, cap);
-            }
-            // raw: the link's rate; compressed: zstd's rate or the link's rate stretched by the ratio, whichever is slower
-            return Math.Min(zstdRate, linkRate / ratio) > linkRate;
+            var capped = _capBytesPerSecond is { } cap && cap < _zstdBytes / _zstdSeconds;
+            return capped || _sendBound > 0.5;
         }
     }
 
@@ -90,34 +85,25 @@ public sealed class CompressionPolicy
     {
         lock (_lock)
         {
-            Decay(ref _zstdBytes, ref _zstdSeconds, ref _zstdOut);
+            if (_zstdSeconds > 2)
+            {
+                // old samples fade, so the figures follow the data as it changes
+                _zstdBytes /= 2;
+                _zstdOut /= 2;
+                _zstdSeconds /= 2;
+            }
             _zstdBytes += inBytes;
             _zstdOut += Math.Min(outBytes, inBytes);
             _zstdSeconds += seconds;
         }
     }
 
-    /// <summary>A send of <paramref name="bytes"/> took <paramref name="seconds"/> on one stream.</summary>
-    public void Sent(int bytes, double seconds)
+    /// <summary>A prepared chunk found the send queue full (true: sending is the bottleneck) or not.</summary>
+    public void Queued(bool queueWasFull)
     {
         lock (_lock)
         {
-            var unused = 0.0;
-            Decay(ref _sendBytes, ref _sendSeconds, ref unused);
-            // streams send in parallel: the link's rate is the sum, so count each stream's time once per stream
-            _sendBytes += bytes;
-            _sendSeconds += seconds / _parallelism;
-        }
-    }
-
-    /// <summary>Old samples fade so the figures follow the link as it changes.</summary>
-    private static void Decay(ref double bytes, ref double seconds, ref double other)
-    {
-        if (seconds > 2)
-        {
-            bytes /= 2;
-            seconds /= 2;
-            other /= 2;
+            _sendBound = (_sendBound * 0.9) + (queueWasFull ? 0.1 : 0);
         }
     }
 }

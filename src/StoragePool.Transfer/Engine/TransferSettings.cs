@@ -13,8 +13,8 @@ public sealed record TransferSettings(
     IReadOnlyList<RateLimiter>? Limiters = null,
     Func<long, int, bool>? DamageSend = null)
 {
-    /// <summary>Chosen by measurement on loopback with 2 cores (docs/benchmarks.md): more streams only add contention.</summary>
-    public const int DefaultStreams = 2;
+    /// <summary>Chosen by measurement (docs/benchmarks.md, 2 cores, loopback): 4 beat 2 and 8 on a cold cache and tied warm.</summary>
+    public const int DefaultStreams = 4;
 
     public const int MaxStreams = 64;
 }

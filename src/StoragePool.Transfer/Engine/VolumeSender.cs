@@ -28,7 +28,8 @@ public sealed class VolumeSender
     private SinkState? _state;
     private ChunkChecksum[]? _checksums;
 
-    public VolumeSender(IBlockVolume source, IChunkSink sink, TransferSettings settings, TransferProgress progress)
+    /// <param name="localPeer">the receiver runs on this host (compression <c>auto</c> never pays then).</param>
+    public VolumeSender(IBlockVolume source, IChunkSink sink, TransferSettings settings, TransferProgress progress, bool localPeer)
     {
         if (settings.Streams is < 1 or > TransferSettings.MaxStreams)
         {
@@ -41,7 +42,7 @@ public sealed class VolumeSender
         _progress = progress;
         _layout = ChunkLayout.Create(source.Size, settings.ChunkSize);
         var cap = settings.Limiters is { Count: > 0 } limiters ? limiters.Min(l => l.BytesPerSecond) : (double?)null;
-        _policy = new CompressionPolicy(settings.Compression, settings.Streams, cap);
+        _policy = new CompressionPolicy(settings.Compression, localPeer, cap);
     }
 
     public async Task<TransferResult> RunAsync(string transferId, bool incremental, bool overwrite, CancellationToken ct)
@@ -116,12 +117,21 @@ public sealed class VolumeSender
         var ranges = new List<Extent>();
         try
         {
-            while (queue.TryTake(out var chunk))
+            while (queue.TryTake(out var chunk, out var position))
             {
+                if (queue.TryPeek(position + _settings.Streams, out var ahead))
+                {
+                    await PrefetchAsync(ahead.Index, ranges, failed.Token);
+                }
                 var item = await PrepareAsync(chunk.Index, chunk.Weight, attempt: 0, ranges, failed.Token);
                 if (item is { } p)
                 {
-                    await output.WriteAsync(p, failed.Token);
+                    var written = output.TryWrite(p);
+                    _policy.Queued(queueWasFull: !written);
+                    if (!written)
+                    {
+                        await output.WriteAsync(p, failed.Token);
+                    }
                 }
             }
         }
@@ -129,6 +139,16 @@ public sealed class VolumeSender
         {
             await failed.CancelAsync();
             throw;
+        }
+    }
+
+    /// <summary>Starts the disk reading a chunk that a preparer will take soon, so reads overlap on a cold cache.</summary>
+    private async ValueTask PrefetchAsync(long index, List<Extent> ranges, CancellationToken ct)
+    {
+        _map!.RangesIn(_layout, index, ranges);
+        foreach (var range in ranges)
+        {
+            await _source.PrefetchAsync(_layout.OffsetOf(index) + range.Offset, range.Length, ct);
         }
     }
 
@@ -259,12 +279,7 @@ public sealed class VolumeSender
             var damaged = item.Packed ?? item.Data!;
             damaged[payload.Length / 2] ^= 0x5a;
         }
-        var clock = Stopwatch.GetTimestamp();
         await _sink.SendAsync(record, payload, ct);
-        if (record.PayloadLength > 0)
-        {
-            _policy.Sent(record.PayloadLength, Stopwatch.GetElapsedTime(clock).TotalSeconds);
-        }
         _progress.Sent(item.Weight, record.PayloadLength, record.Kind == ChunkKind.Zero);
     }
 
@@ -296,11 +311,16 @@ public sealed class VolumeSender
     {
         private int _next = -1;
 
-        public bool TryTake(out (long Index, long Weight) chunk)
+        public bool TryTake(out (long Index, long Weight) chunk, out int position)
         {
-            var i = Interlocked.Increment(ref _next);
-            chunk = i < chunks.Count ? chunks[i] : default;
-            return i < chunks.Count;
+            position = Interlocked.Increment(ref _next);
+            return TryPeek(position, out chunk);
+        }
+
+        public bool TryPeek(int position, out (long Index, long Weight) chunk)
+        {
+            chunk = position < chunks.Count ? chunks[position] : default;
+            return position < chunks.Count;
         }
     }
 }

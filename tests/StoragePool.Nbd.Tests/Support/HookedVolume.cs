@@ -53,6 +53,12 @@ internal sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTas
         await inner.WriteZeroesAsync(offset, length, options, cancellationToken);
     }
 
+    public async ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        using var _ = await Enter(new VolumeCall("prefetch", offset, length, WriteOptions.None));
+        await inner.PrefetchAsync(offset, length, cancellationToken);
+    }
+
     public async ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
         using var _ = await Enter(new VolumeCall("status", offset, length, WriteOptions.None));

@@ -216,6 +216,8 @@ public sealed class FileBlockVolumeTests
                 Fails.With(ErrorCode.InvalidArgument, "cannot zero", $"{length} bytes"));
             Assert.That(async () => await _volume.GetBlockStatusAsync(offset, length),
                 Fails.With(ErrorCode.InvalidArgument, "cannot map"));
+            Assert.That(async () => await _volume.PrefetchAsync(offset, length),
+                Fails.With(ErrorCode.InvalidArgument, "cannot prefetch"));
         }
         foreach (var offset in new[] { Size, Size - 1, -1, long.MaxValue, long.MinValue })
         {
