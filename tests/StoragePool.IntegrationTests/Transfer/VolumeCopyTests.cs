@@ -139,4 +139,42 @@ public sealed class VolumeCopyTests : TransferTestBase
         Assert.That(overwritten.State, Is.EqualTo(JobStates.Succeeded));
         await AssertSameAsync(name, name);
     }
+
+    [Test]
+    public async Task Bandwidth_caps_the_rate_and_a_cancelled_copy_leaves_nothing_behind()
+    {
+        var name = NewName("slow");
+        await CreateAsync(Source, name, "64M", "write -P 0x71 0 48M");
+
+        var capped = await CopyAsync(name, "--bandwidth", "32M", "--compress", "none", "--as", NewName("capped"));
+        // 48 MiB at 32 MiB/s, less the 8 MiB burst the bucket starts with
+        Assert.That(capped.Progress.ElapsedSeconds, Is.GreaterThanOrEqualTo(1.2));
+
+        var target = NewName("cancelled");
+        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--as", target, "--bandwidth", "8M", "--no-wait", "--json");
+        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone > 0);
+        (await Source.RunCliAsync("job", "cancel", job.Id)).Succeeded();
+
+        Assert.That((await Source.Client.GetJobAsync(job.Id)).State, Is.EqualTo(JobStates.Cancelled));
+        AssertFails(await Destination.RunCliAsync("volume", "show", target), ErrorCode.VolumeNotFound, "does not exist");
+        var list = await Source.RunCliAsync("job", "list");
+        Assert.That(list.Succeeded().Stdout, Does.Contain(job.Id).And.Contain("cancelled"));
+    }
+
+    [Test]
+    public async Task A_destination_without_room_refuses_before_any_byte_moves()
+    {
+        var name = NewName("room");
+        await CreateAsync(Source, name, "16M", "write -P 0x72 0 4M");
+        var storeDir = Path.Combine(Destination.Root, "full-store");
+        Directory.CreateDirectory(storeDir);
+        (await Destination.RunCliAsync("store", "add", "full", "--path", storeDir, "--watermark", "99")).Succeeded();
+        (await Destination.RunCliAsync("pool", "create", "full", "--store", "full")).Succeeded();
+
+        var result = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--as", "full/x");
+
+        AssertFails(result, ErrorCode.NoSpace, "watermark");
+        AssertFails(await Destination.RunCliAsync("volume", "show", "full/x"), ErrorCode.VolumeNotFound, "does not exist");
+    }
 }
