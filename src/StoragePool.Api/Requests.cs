@@ -47,9 +47,9 @@ public sealed record BeginTransferRequest(
 
 /// <summary>
 /// The receiver's answer: its chunk checksums follow at <c>GET /v1/transfers/{id}/known</c>; chunks go to its data
-/// channel, TCP port <paramref name="DataPort"/> on the same host.
+/// channel, TCP port <paramref name="DataPort"/> on the same host, in TLS when <paramref name="DataTls"/>.
 /// </summary>
-public sealed record TransferSession(string TransferId, string Target, string Start, long KnownChunks, int DataPort);
+public sealed record TransferSession(string TransferId, string Target, string Start, long KnownChunks, int DataPort, bool DataTls);
 
 public sealed record CompleteTransferRequest(string Digest);
 

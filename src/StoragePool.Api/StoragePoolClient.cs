@@ -59,8 +59,16 @@ public sealed class StoragePoolClient : IDisposable
     /// A daemon's client for another daemon (transfers): one connection per concurrent call, and an unreachable
     /// peer is <see cref="ErrorCode.PeerUnavailable"/>.
     /// </summary>
-    public static StoragePoolClient ForPeer(Uri url, string? token) =>
-        Create(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }, url, token, url.ToString(), null, peer: true);
+    /// <param name="caFile">PEM CA the peer's certificate must chain to (https); null: the system's trust store.</param>
+    public static StoragePoolClient ForPeer(Uri url, string? token, string? caFile = null)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
+        if (caFile is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = PeerCertificates.Validator(caFile);
+        }
+        return Create(handler, url, token, url.ToString(), null, peer: true);
+    }
 
     private static StoragePoolClient Create(HttpMessageHandler handler, Uri baseAddress, string? token, string where, string? socketPath, bool peer = false)
     {
@@ -210,8 +218,11 @@ public sealed class StoragePoolClient : IDisposable
         }
         catch (HttpRequestException e) when (_peer)
         {
+            var hint = _where.StartsWith("http://", StringComparison.Ordinal) && e.HttpRequestError == HttpRequestError.ResponseEnded
+                ? " (a daemon run with --tls-cert answers only https://)"
+                : string.Empty;
             throw new StoragePoolException(ErrorCode.PeerUnavailable,
-                $"cannot reach the storagepoold at {_where}: {e.InnerException?.Message ?? e.Message}", e);
+                $"cannot reach the storagepoold at {_where}: {e.InnerException?.Message ?? e.Message}{hint}", e);
         }
         catch (HttpRequestException e)
         {

@@ -30,6 +30,9 @@ internal static class Program
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "allow NBD on a non-loopback TCP address without TLS" };
         var nbdTlsCert = new Option<string?>("--nbd-tls-cert") { Description = "PEM certificate (chain) for NBD over TCP (STARTTLS)" };
         var nbdTlsKey = new Option<string?>("--nbd-tls-key") { Description = "PEM private key of --nbd-tls-cert" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain): REST on --listen becomes HTTPS and the transfer data channel TLS" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "PEM CA that other daemons' certificates must chain to, for copies to https:// addresses (default: the system's)" };
         var transferListen = new Option<string?>("--transfer-listen") { Description = "TCP ADDR:PORT where transfers from other daemons send their data (default: --listen's address, its port + 1; port 0 picks a free one)" };
         var transferBandwidth = new Option<string?>("--transfer-bandwidth") { Description = "cap on all transfer jobs of this daemon together, bytes per second (e.g. 500M)" };
         var root = new RootCommand(
@@ -40,7 +43,7 @@ internal static class Program
             "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100 \\\n" +
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
-            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen,
+            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen, tlsCert, tlsKey, tlsCa,
         };
         root.SetAction(async (result, ct) =>
         {
@@ -57,7 +60,10 @@ internal static class Program
                     NbdTlsCertificate: result.GetValue(nbdTlsCert),
                     NbdTlsKey: result.GetValue(nbdTlsKey),
                     TransferBandwidth: result.GetValue(transferBandwidth),
-                    TransferListen: result.GetValue(transferListen)));
+                    TransferListen: result.GetValue(transferListen),
+                    TlsCertificate: result.GetValue(tlsCert),
+                    TlsKey: result.GetValue(tlsKey),
+                    TlsCa: result.GetValue(tlsCa)));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

@@ -36,7 +36,14 @@ internal static class DaemonHost
             kestrel.ListenUnixSocket(options.ApiSocket);
             if (options.Listen is { } endpoint)
             {
-                kestrel.Listen(endpoint);
+                var certificate = options.Tls?.LoadCertificate();
+                kestrel.Listen(endpoint, listen =>
+                {
+                    if (certificate is not null)
+                    {
+                        listen.UseHttps(certificate);
+                    }
+                });
             }
         });
 
@@ -78,7 +85,8 @@ internal static class DaemonHost
 
         app.UseTokenAndProblems(options.Token);
         app.MapRestApi();
-        var tcp = options.Listen is { } endpoint ? " and http://" + endpoint : string.Empty;
+        var scheme = options.Tls?.Certificate is null ? "http" : "https";
+        var tcp = options.Listen is { } endpoint ? $" and {scheme}://{endpoint}" : string.Empty;
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             File.SetUnixFileMode(options.ApiSocket,

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -25,7 +26,20 @@ public sealed record DaemonConfig(
     string? NbdTlsCertificate = null,
     string? NbdTlsKey = null,
     string? TransferBandwidth = null,
-    string? TransferListen = null);
+    string? TransferListen = null,
+    string? TlsCertificate = null,
+    string? TlsKey = null,
+    string? TlsCa = null);
+
+/// <summary>
+/// TLS of the daemon's TCP listeners (REST on --listen becomes HTTPS, and the transfer data channel TLS) from PEM
+/// files, and the CA that other daemons' certificates must chain to (default: the system's trust store).
+/// </summary>
+public sealed record TlsFiles(string? Certificate, string? Key, string? Ca)
+{
+    public X509Certificate2? LoadCertificate() =>
+        Certificate is null ? null : X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(Certificate, Key).Export(X509ContentType.Pkcs12), null);
+}
 
 /// <summary>The NBD server's endpoints: always the unix socket, TCP when asked (TLS unless loopback or insecure).</summary>
 public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey);
@@ -47,7 +61,8 @@ public sealed record DaemonOptions(
     bool CreateDefaultPool,
     NbdEndpoints Nbd,
     long? TransferBandwidth = null,
-    IPEndPoint? TransferListen = null)
+    IPEndPoint? TransferListen = null,
+    TlsFiles? Tls = null)
 {
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
@@ -100,8 +115,14 @@ public sealed record DaemonOptions(
         var transferListen = (commandLine.TransferListen ?? config.TransferListen) is { Length: > 0 } x ? ParseEndpoint(x, anyPort: true)
             : endpoint is { Port: > 0 and < 65535 } rest ? new IPEndPoint(rest.Address, rest.Port + 1)
             : null;
+        var tls = new TlsFiles(commandLine.TlsCertificate ?? config.TlsCertificate, commandLine.TlsKey ?? config.TlsKey,
+            commandLine.TlsCa ?? config.TlsCa);
+        if ((tls.Certificate is null) != (tls.Key is null))
+        {
+            throw new StoragePoolException(ErrorCode.InvalidArgument, "TLS needs both --tls-cert and --tls-key (PEM files)");
+        }
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

@@ -279,7 +279,7 @@ internal sealed class JobService : IHostedService
         await using (lease)
         {
             IChunkSink sink = job.Kind == JobKinds.Copy
-                ? new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target)
+                ? new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target, _options.Tls?.Ca)
                 : new StreamFileSink(job.Path!, job.Overwrite);
             await using (sink)
             {
@@ -351,7 +351,7 @@ internal sealed class JobService : IHostedService
         {
             try
             {
-                await using var sink = new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target);
+                await using var sink = new PeerChunkSink(new Uri(job.To!), _options.Token, job.Target, _options.Tls?.Ca);
                 await sink.AbortAsync(job.Id, ct);
             }
             catch (StoragePoolException e)

@@ -38,7 +38,7 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
     {
         if (_options.TransferListen is { } endpoint)
         {
-            _data = new DataChannelServer(endpoint, _options.Token, id => Get(id).Receiver, _logger);
+            _data = new DataChannelServer(endpoint, _options.Token, _options.Tls?.LoadCertificate(), id => Get(id).Receiver, _logger);
             _data.Start();
             _logger.DataChannelListening(_data.EndPoint);
         }
@@ -89,7 +89,7 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
                 _sessions[request.TransferId] = session;
                 var known = receiver.Known.Count;
                 _logger.TransferReceiving(request.TransferId, request.Source, target, start, known);
-                return new TransferSession(request.TransferId, target.ToString(), start.ToString().ToLowerInvariant(), known, dataPort);
+                return new TransferSession(request.TransferId, target.ToString(), start.ToString().ToLowerInvariant(), known, dataPort, _options.Tls?.Certificate is not null);
             }
             catch
             {

@@ -1,5 +1,8 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -21,16 +24,19 @@ public sealed partial class DataChannelServer : IAsyncDisposable
     private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(10);
     private readonly Socket _listener;
     private readonly byte[] _token;
+    private readonly X509Certificate2? _certificate;
     private readonly Func<string, ChunkReceiver> _receiverOf;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
     private Task? _accepting;
 
+    /// <param name="certificate">when given, every connection is TLS (1.2 or 1.3) from its first byte.</param>
     /// <param name="receiverOf">the receiver of a transfer id; throws (JobNotFound) for one that is not being received.</param>
-    public DataChannelServer(IPEndPoint endpoint, string token, Func<string, ChunkReceiver> receiverOf, ILogger logger)
+    public DataChannelServer(IPEndPoint endpoint, string token, X509Certificate2? certificate, Func<string, ChunkReceiver> receiverOf, ILogger logger)
     {
         _token = Encoding.UTF8.GetBytes(token);
+        _certificate = certificate;
         _receiverOf = receiverOf;
         _logger = logger;
         _listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -66,8 +72,8 @@ public sealed partial class DataChannelServer : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
-        await using var stream = new NetworkStream(socket, ownsSocket: true);
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
         byte[]? payload = null;
         try
         {
@@ -75,6 +81,16 @@ public sealed partial class DataChannelServer : IAsyncDisposable
             using (var hello = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
                 hello.CancelAfter(HelloTimeout);
+                if (_certificate is not null)
+                {
+                    var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                    stream = tls;
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificate = _certificate,
+                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    }, hello.Token);
+                }
                 var (token, id) = await DataChannel.ReadHelloAsync(stream, hello.Token);
                 if (!CryptographicOperations.FixedTimeEquals(token, _token))
                 {
@@ -117,7 +133,8 @@ public sealed partial class DataChannelServer : IAsyncDisposable
             LogRefused(peer, e.Message);
             await TryWriteAsync(stream, DataChannel.EncodeAck(-1, e.Code, e.Message));
         }
-        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or OperationCanceledException
+            or ObjectDisposedException or AuthenticationException)
         {
             LogDropped(peer, e.Message);
         }
@@ -127,6 +144,7 @@ public sealed partial class DataChannelServer : IAsyncDisposable
             {
                 ArrayPool<byte>.Shared.Return(payload);
             }
+            await stream.DisposeAsync();
         }
     }
 

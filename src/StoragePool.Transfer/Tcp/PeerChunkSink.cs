@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
 using StoragePool.Transfer.Chunks;
@@ -19,14 +21,18 @@ public sealed class PeerChunkSink : IChunkSink
     private readonly Uri _url;
     private readonly string? _token;
     private readonly string _target;
+    private readonly string? _caFile;
+    private bool _dataTls;
     private readonly ConcurrentBag<Connection> _idle = [];
     private readonly List<Connection> _all = [];
     private string? _id;
     private int _dataPort;
 
-    public PeerChunkSink(Uri peer, string? token, string target)
+    /// <param name="caFile">PEM CA the peer's certificate must chain to when it speaks TLS; null: the system's trust store.</param>
+    public PeerChunkSink(Uri peer, string? token, string target, string? caFile = null)
     {
-        _peer = StoragePoolClient.ForPeer(peer, token);
+        _peer = StoragePoolClient.ForPeer(peer, token, caFile);
+        _caFile = caFile;
         _url = peer;
         _token = token;
         _target = target;
@@ -38,6 +44,7 @@ public sealed class PeerChunkSink : IChunkSink
         var session = await _peer.BeginTransferAsync(new BeginTransferRequest(manifest.TransferId, manifest.Source, _target,
             manifest.VolumeSize, manifest.ChunkSize, manifest.Incremental, manifest.Overwrite, manifest.DataBytes), ct);
         _dataPort = session.DataPort;
+        _dataTls = session.DataTls;
         if (_dataPort == 0)
         {
             throw new StoragePoolException(ErrorCode.Unsupported,
@@ -109,7 +116,29 @@ public sealed class PeerChunkSink : IChunkSink
             throw new StoragePoolException(ErrorCode.PeerUnavailable,
                 $"cannot reach the transfer data channel of the storagepoold at {_url.Host}:{_dataPort}: {e.Message}", e);
         }
-        var connection = new Connection(new NetworkStream(socket, ownsSocket: true));
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (_dataTls)
+        {
+            var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+            stream = tls;
+            try
+            {
+                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = _url.Host,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    RemoteCertificateValidationCallback = _caFile is null ? null : PeerCertificates.Validator(_caFile),
+                }, ct);
+            }
+            catch (AuthenticationException e)
+            {
+                await tls.DisposeAsync();
+                throw new StoragePoolException(ErrorCode.PeerUnavailable,
+                    $"the transfer data channel of {_url.Host}:{_dataPort} failed the TLS handshake: {e.Message}" +
+                    (_caFile is null ? " (give the daemon --tls-ca with the CA that signed the peer's certificate)" : string.Empty), e);
+            }
+        }
+        var connection = new Connection(stream);
         lock (_all)
         {
             _all.Add(connection);
@@ -135,9 +164,9 @@ public sealed class PeerChunkSink : IChunkSink
         return bytes;
     }
 
-    private sealed class Connection(NetworkStream stream)
+    private sealed class Connection(Stream stream)
     {
-        public NetworkStream Stream { get; } = stream;
+        public Stream Stream { get; } = stream;
 
         public byte[] Header { get; } = new byte[ChunkRecord.HeaderSize];
 

@@ -23,14 +23,22 @@ public abstract class TransferTestBase
 
     protected virtual IDictionary<string, string>? SourceEnvironment => null;
 
+    protected virtual string[] SourceArguments => [];
+
+    /// <summary>The destination's options besides where it listens.</summary>
+    protected virtual string[] DestinationArguments => [];
+
+    protected virtual string Scheme => "http";
+
     [OneTimeSetUp]
     public async Task StartDaemonsAsync()
     {
         var token = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var port = Ports.Free();
-        DestinationUrl = $"http://127.0.0.1:{port}";
-        Destination = await DaemonProcess.StartAsync(extraArgs: ["--listen", $"127.0.0.1:{port}", "--transfer-listen", "127.0.0.1:0"], token: token);
-        Source = await DaemonProcess.StartAsync(SourceEnvironment, token: token);
+        DestinationUrl = $"{Scheme}://127.0.0.1:{port}";
+        Destination = await DaemonProcess.StartAsync(
+            extraArgs: ["--listen", $"127.0.0.1:{port}", "--transfer-listen", "127.0.0.1:0", .. DestinationArguments], token: token);
+        Source = await DaemonProcess.StartAsync(SourceEnvironment, SourceArguments, token: token);
     }
 
     [OneTimeTearDown]

@@ -2,14 +2,14 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace StoragePool.Nbd.Tests.Support;
+namespace StoragePool.Testing;
 
 /// <summary>
 /// A throwaway CA and a server certificate it signed (for localhost and 127.0.0.1), made in memory; the CA is
 /// written as <c>ca-cert.pem</c> to a directory, which is what qemu's <c>tls-creds-x509</c> and libnbd's
 /// <c>tls-certificates</c> read.
 /// </summary>
-internal sealed class TestCertificates : IDisposable
+public sealed class TestCertificates : IDisposable
 {
     public TestCertificates(string directory)
     {
@@ -40,8 +40,19 @@ internal sealed class TestCertificates : IDisposable
         // through PKCS#12 so the key is a plain exportable one, as a certificate loaded from disk would be
         Server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
 
-        File.WriteAllText(Path.Combine(directory, "ca-cert.pem"), Ca.ExportCertificatePem() + "\n");
+        File.WriteAllText(CaFile, Ca.ExportCertificatePem() + "\n");
+        File.WriteAllText(ServerCertificateFile, Server.ExportCertificatePem() + "\n");
+        File.WriteAllText(ServerKeyFile, Server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n");
     }
+
+    /// <summary>The CA as PEM, <c>ca-cert.pem</c> in <see cref="Directory"/>.</summary>
+    public string CaFile => Path.Combine(Directory, "ca-cert.pem");
+
+    /// <summary>The server certificate as PEM (for a daemon's <c>--tls-cert</c>).</summary>
+    public string ServerCertificateFile => Path.Combine(Directory, "server-cert.pem");
+
+    /// <summary>The server's private key as PEM (for a daemon's <c>--tls-key</c>).</summary>
+    public string ServerKeyFile => Path.Combine(Directory, "server-key.pem");
 
     /// <summary>Holds <c>ca-cert.pem</c>.</summary>
     public string Directory { get; }
