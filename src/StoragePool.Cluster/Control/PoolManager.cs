@@ -32,7 +32,8 @@ public sealed class PoolManager : IDisposable
     private readonly OpenVolumes _open = new();
 
     /// <summary>Every data-changing request of every volume passes here: QoS and the replication log will be its stages.</summary>
-    private readonly WritePath _writes = new([]);
+    private readonly WriteWatch _watch = new();
+    private readonly WritePath _writes;
 
     /// <summary>How long a forced delete waits for clients to let go.</summary>
     internal static readonly TimeSpan RevokeTimeout = TimeSpan.FromSeconds(10);
@@ -43,6 +44,7 @@ public sealed class PoolManager : IDisposable
         _logger = logger;
         _metrics = metrics;
         _crash = crashPoints ?? CrashPoints.None;
+        _writes = new WritePath([_watch]);
     }
 
     public void Dispose() => _mutation.Dispose();
@@ -403,6 +405,9 @@ public sealed class PoolManager : IDisposable
         var volume = ReadyVolume(all, volumeRef);
         return (volume.Id, volume.Pool, volumeRef.ToString(), false);
     }
+
+    /// <summary>Counts writes to <paramref name="volume"/> (<c>pool/volume</c>) from now until the watcher is disposed.</summary>
+    public VolumeWriteWatcher WatchWrites(string volume) => _watch.Watch(volume);
 
     /// <summary>How many clients have the volume or snapshot with this id open.</summary>
     public int ClientsOf(string id) => _open.CountOf(id);

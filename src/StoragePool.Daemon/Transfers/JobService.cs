@@ -258,23 +258,54 @@ internal sealed class JobService : IHostedService
     private async Task<JobInfo> SendAsync(JobRun run, CancellationToken ct)
     {
         var job = run.Job;
-        var source = job.Source;
-        if (job.Kind == JobKinds.Copy && !source.Contains('@', StringComparison.Ordinal))
+        var live = !job.Source.Contains('@', StringComparison.Ordinal);
+        if (live && job.Snapshot is null)
         {
-            var volume = await _pool.GetVolumeAsync(VolumeRef.Parse(source), ct);
-            if (job.Snapshot is null && _pool.ClientsOf(volume.Id) > 0)
+            // watch before looking for clients, so that no write falls between the two
+            using var watcher = _pool.WatchWrites(job.Source);
+            var volume = await _pool.GetVolumeAsync(VolumeRef.Parse(job.Source), ct);
+            if (_pool.ClientsOf(volume.Id) > 0)
             {
-                // in use: copy a point-in-time snapshot, made now and removed when the copy is done or cancelled
-                var name = "transfer-" + job.Id;
-                await _pool.CreateSnapshotAsync(new SnapshotRef(volume.Pool, volume.Name, name), ct);
-                job = run.Job = job with { Snapshot = name };
-                await SaveAsync(job, ct);
+                job = await SnapshotSourceAsync(run, ct); // in use: copy a point in time
             }
-            if (job.Snapshot is not null)
+            else
             {
-                source = $"{source}@{job.Snapshot}";
+                // nobody has it open: send it directly, and if a client writes meanwhile, go again from a snapshot
+                // (a copy's receiver already holds the unchanged chunks; an export writes its file again)
+                try
+                {
+                    return await SendOnceAsync(run, job, job.Source, () => watcher.Changed, ct);
+                }
+                catch (SourceChangedException)
+                {
+                    job = await SnapshotSourceAsync(run, ct);
+                    if (job.Kind == JobKinds.Export)
+                    {
+                        job = job with { Overwrite = true };
+                    }
+                }
             }
         }
+        var source = job.Snapshot is null ? job.Source : $"{job.Source}@{job.Snapshot}";
+        job = await SendOnceAsync(run, job, source, null, ct);
+        await DeleteEngineSnapshotAsync(job, ct);
+        return job with { Snapshot = null };
+    }
+
+    /// <summary>Takes the point-in-time snapshot a copy of a volume in use is made from (removed when the job ends).</summary>
+    private async Task<JobInfo> SnapshotSourceAsync(JobRun run, CancellationToken ct)
+    {
+        var job = run.Job;
+        var volume = VolumeRef.Parse(job.Source);
+        var name = "transfer-" + job.Id;
+        await _pool.CreateSnapshotAsync(new SnapshotRef(volume.Pool, volume.Name, name), ct);
+        job = run.Job = job with { Snapshot = name };
+        await SaveAsync(job, ct);
+        return job;
+    }
+
+    private async Task<JobInfo> SendOnceAsync(JobRun run, JobInfo job, string source, Func<bool>? sourceChanged, CancellationToken ct)
+    {
         var lease = await _pool.OpenAsync(source, ct);
         await using (lease)
         {
@@ -284,14 +315,13 @@ internal sealed class JobService : IHostedService
             await using (sink)
             {
                 var localPeer = job.Kind == JobKinds.Export || await IsThisHostAsync(new Uri(job.To!).Host, ct);
-                var sender = new VolumeSender(lease.Volume, sink, Settings(job), run.Progress, localPeer);
+                run.Progress = new TransferProgress();
+                var sender = new VolumeSender(lease.Volume, sink, Settings(job) with { SourceChanged = sourceChanged }, run.Progress, localPeer);
                 var result = await sender.RunAsync(job.Id, job.Incremental, job.Overwrite, ct);
                 run.BytesWritten = result.Sink.BytesWritten;
-                job = job with { Digest = result.Digest.ToString(), AllocatedBytes = result.Sink.AllocatedBytes, Resumed = job.Resumed || result.Resumed };
+                return job with { Digest = result.Digest.ToString(), AllocatedBytes = result.Sink.AllocatedBytes, Resumed = job.Resumed || result.Resumed };
             }
         }
-        await DeleteEngineSnapshotAsync(job, ct);
-        return job with { Snapshot = null };
     }
 
     private async Task<JobInfo> ImportAsync(JobRun run, CancellationToken ct)
@@ -467,7 +497,8 @@ internal sealed class JobService : IHostedService
     {
         public JobInfo Job { get; set; } = job;
 
-        public TransferProgress Progress { get; } = new();
+        /// <summary>The counters of the current pass (a copy that goes again from a snapshot starts new ones).</summary>
+        public TransferProgress Progress { get; set; } = new();
 
         public CancellationTokenSource Cancel { get; } = new();
 

@@ -173,11 +173,19 @@ public sealed class ChunkReceiver : IAsyncDisposable
         return digest;
     }
 
-    public ValueTask DisposeAsync()
+    /// <summary>Journals what was written (so a sender that begins again need not resend it) and closes the journal.</summary>
+    public async ValueTask DisposeAsync()
     {
+        try
+        {
+            await CommitAsync(force: true, CancellationToken.None);
+        }
+        catch (Exception e) when (e is StoragePoolException or IOException or ObjectDisposedException)
+        {
+            // a volume taken away or a failing disk: those chunks are simply sent again
+        }
         _journal.Dispose();
         _commit.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private async Task WriteSparseAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)

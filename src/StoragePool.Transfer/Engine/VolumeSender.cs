@@ -86,6 +86,10 @@ public sealed class VolumeSender
                 _checksums[i] = ChunkChecksum.OfZeros(_layout.LengthOf(i)); // a hole the receiver also has as a hole
             }
         }
+        if (_settings.SourceChanged?.Invoke() == true)
+        {
+            throw new SourceChangedException();
+        }
         var digest = ChunkChecksum.Digest(_checksums);
         var result = await _sink.CompleteAsync(digest, ct);
         _progress.Stop();

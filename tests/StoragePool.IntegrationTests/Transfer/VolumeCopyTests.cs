@@ -68,6 +68,28 @@ public sealed class VolumeCopyTests : TransferTestBase
     }
 
     [Test]
+    public async Task A_volume_written_during_a_direct_copy_is_sent_again_from_a_snapshot()
+    {
+        var name = NewName("racy");
+        await CreateAsync(Source, name, "64M", "write -P 0x51 0 48M");
+        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--bandwidth", "16M", "--compress", "none", "--no-wait", "--json");
+        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone >= 8L << 20);
+        Assert.That((await Source.Client.GetJobAsync(job.Id)).Snapshot, Is.Null, "nobody had it open: no snapshot at the start");
+
+        using (var vm = await HeldConnection.OpenAsync(Uri(Source, name)))
+        {
+            Assert.That(await vm.RunAsync("write -P 0x52 0 64k"), Does.Contain("wrote 65536/65536"), "a chunk already sent");
+        }
+
+        var done = await WaitForJobAsync(Source, job.Id, j => j.State != JobStates.Running);
+        Assert.That(done.State, Is.EqualTo(JobStates.Succeeded), done.Error);
+        await AssertSameAsync(name, name);
+        var snapshots = await Source.RunCliAsync("snapshot", "list", name);
+        Assert.That(snapshots.Succeeded().Stdout, Does.Not.Contain("transfer-"));
+    }
+
+    [Test]
     public async Task Snapshot_is_copied_under_the_name_given_by_as()
     {
         var name = NewName("snap");
