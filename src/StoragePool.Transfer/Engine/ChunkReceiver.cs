@@ -27,6 +27,7 @@ public sealed class ChunkReceiver : IAsyncDisposable
     private List<(long, ChunkChecksum)> _pending = [];
     private long _lastCommit = Stopwatch.GetTimestamp();
     private long _bytesWritten;
+    private Task _committing = Task.CompletedTask;
 
     /// <param name="baseline">checksums of what the target holds (an --incremental scan); the journal's entries override them.</param>
     /// <param name="targetMayHoldData">the target is not a fresh, empty volume (overwrite, incremental, or a resumed run):
@@ -155,6 +156,7 @@ public sealed class ChunkReceiver : IAsyncDisposable
     /// <summary>Flushes, journals the rest, and compares the digest over every chunk's checksum with the sender's.</summary>
     public async Task<ChunkChecksum> CompleteAsync(ChunkChecksum senderDigest, CancellationToken ct)
     {
+        await _committing;
         await CommitAsync(force: true, ct);
         var checksums = new ChunkChecksum[Layout.Count];
         lock (_lock)
@@ -178,6 +180,7 @@ public sealed class ChunkReceiver : IAsyncDisposable
     {
         try
         {
+            await _committing;
             await CommitAsync(force: true, CancellationToken.None);
         }
         catch (Exception e) when (e is StoragePoolException or IOException or ObjectDisposedException)
@@ -232,31 +235,32 @@ public sealed class ChunkReceiver : IAsyncDisposable
                 _known[record.Index] = record.Checksum;
             }
             _pending.Add((record.Index, record.Checksum));
+            if (_pending.Count < CommitChunks && Stopwatch.GetElapsedTime(_lastCommit) < CommitEvery)
+            {
+                return;
+            }
         }
-        await CommitAsync(force: false, ct);
+        // a group is due: commit it in the background, so that no chunk waits for the disk (a failed commit
+        // fails the next chunk, and the transfer's completion)
+        Task previous;
+        lock (_lock)
+        {
+            previous = _committing;
+            if (previous.IsCompleted && !previous.IsFaulted)
+            {
+                _committing = Task.Run(() => CommitAsync(force: false, CancellationToken.None), CancellationToken.None);
+            }
+        }
+        if (previous.IsFaulted)
+        {
+            await previous;
+        }
     }
 
-    /// <summary>Group commit: flush the volume, then journal what that flush made durable.</summary>
+    /// <summary>Group commit: flush the volume, then journal what that flush made durable. One at a time.</summary>
     private async Task CommitAsync(bool force, CancellationToken ct)
     {
-        if (!force)
-        {
-            lock (_lock)
-            {
-                if (_pending.Count < CommitChunks && Stopwatch.GetElapsedTime(_lastCommit) < CommitEvery)
-                {
-                    return;
-                }
-            }
-            if (!_commit.Wait(0, CancellationToken.None))
-            {
-                return; // another chunk is committing; this one goes with the next group
-            }
-        }
-        else
-        {
-            await _commit.WaitAsync(ct);
-        }
+        await _commit.WaitAsync(ct);
         try
         {
             List<(long, ChunkChecksum)> batch;
