@@ -21,6 +21,7 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
     private readonly PoolManager _pool;
     private readonly string _journalDir;
     private readonly ILogger<ReceiveSessions> _logger;
+    /// <summary>Changed under <see cref="_lock"/> (one begin or end at a time) and, briefly, under its own lock for readers.</summary>
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly DaemonOptions _options;
@@ -62,7 +63,12 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
         await _lock.WaitAsync(ct);
         try
         {
-            if (_sessions.Remove(request.TransferId, out var old))
+            Session? old;
+            lock (_sessions)
+            {
+                _sessions.Remove(request.TransferId, out old);
+            }
+            if (old is not null)
             {
                 await old.DisposeAsync(); // the sender starts over (a resume): the journal is reread
             }
@@ -86,7 +92,10 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
                 var receiver = new ChunkReceiver(lease.Volume, layout, journal, baseline,
                     targetMayHoldData: start is ReceiveStart.Resumed or ReceiveStart.Updating);
                 var session = new Session(target, lease, receiver, journalPath);
-                _sessions[request.TransferId] = session;
+                lock (_sessions)
+                {
+                    _sessions[request.TransferId] = session;
+                }
                 var known = receiver.Known.Count;
                 _logger.TransferReceiving(request.TransferId, request.Source, target, start, known);
                 return new TransferSession(request.TransferId, target.ToString(), start.ToString().ToLowerInvariant(), known, dataPort, _options.Tls?.Certificate is not null);
@@ -139,11 +148,16 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None);
-        foreach (var session in _sessions.Values)
+        Session[] sessions;
+        lock (_sessions)
+        {
+            sessions = [.. _sessions.Values];
+            _sessions.Clear();
+        }
+        foreach (var session in sessions)
         {
             await session.DisposeAsync();
         }
-        _sessions.Clear();
         _lock.Dispose();
     }
 
@@ -164,7 +178,10 @@ internal sealed class ReceiveSessions : IHostedService, IAsyncDisposable
         await _lock.WaitAsync();
         try
         {
-            _sessions.Remove(id, out session);
+            lock (_sessions)
+            {
+                _sessions.Remove(id, out session);
+            }
         }
         finally
         {
