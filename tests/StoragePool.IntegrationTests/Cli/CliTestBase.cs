@@ -47,10 +47,7 @@ public abstract class CliTestBase
     [TearDown]
     public void ShowDaemonLogOnFailure()
     {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine("--- daemon log (last 30 lines)\n" + string.Join('\n', Daemon.Log.Split('\n').TakeLast(30)));
-        }
+        FailureLogs.ShowIfFailed(30, ("daemon", Daemon.Log));
         _tempDir = null;
     }
 

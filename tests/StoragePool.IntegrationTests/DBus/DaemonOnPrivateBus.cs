@@ -37,11 +37,5 @@ public abstract class DaemonOnPrivateBus(BusPolicy policy)
     }
 
     [TearDown]
-    public void ShowLogsOfFailures()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine("--- daemon log\n" + Daemon.Log + "\n--- dbus-daemon log\n" + Bus.Log);
-        }
-    }
+    public void ShowLogsOfFailures() => FailureLogs.ShowIfFailed(0, ("daemon", Daemon.Log), ("dbus-daemon", Bus.Log));
 }

@@ -41,13 +41,12 @@ public abstract class TransferTestBase
         Source = await DaemonProcess.StartAsync(SourceEnvironment, SourceArguments, token: token);
     }
 
+    [TearDown]
+    public void ShowLogsOfFailures() => FailureLogs.ShowIfFailed(60, ("source daemon", Source?.Log), ("destination daemon", Destination?.Log));
+
     [OneTimeTearDown]
     public async Task StopDaemonsAsync()
     {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine("source log:\n" + Source?.Log + "\ndestination log:\n" + Destination?.Log);
-        }
         if (Source is not null)
         {
             await Source.DisposeAsync();
