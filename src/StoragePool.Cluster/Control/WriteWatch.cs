@@ -14,7 +14,8 @@ internal sealed class WriteWatch : IWriteStage
 
     public ValueTask BeforeWriteAsync(WriteRequest request, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (!_watchers.IsEmpty && _watchers.TryGetValue(request.Volume, out var watchers))
+        // TryGetValue takes no lock (IsEmpty would take them all when empty): this runs for every write
+        if (_watchers.TryGetValue(request.Volume, out var watchers))
         {
             foreach (var watcher in watchers)
             {

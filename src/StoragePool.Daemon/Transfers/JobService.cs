@@ -5,7 +5,6 @@ using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
-using StoragePool.Core.Sizes;
 using StoragePool.Daemon.Hosting;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;
@@ -156,10 +155,10 @@ internal sealed class JobService : IHostedService
         var compression = CompressionModes.Parse(request.Compress);
         if (request.BandwidthBytesPerSecond is { } bw)
         {
-            _ = new RateLimiter(bw); // refuses 0 and negatives with the message users see
+            RateLimiter.Check(bw);
         }
         var chunkSize = request.ChunkSizeBytes ?? ChunkLayout.DefaultChunkSize;
-        ChunkLayout.Create(VolumeSize.BlockSize, chunkSize);
+        ChunkLayout.CheckChunkSize(chunkSize);
         string source, target;
         string? to = null, path = null;
         switch (request.Kind)

@@ -88,11 +88,16 @@ public readonly record struct ChunkLayout(long VolumeSize, int ChunkSize)
 
     public static ChunkLayout Create(long volumeSize, int chunkSize)
     {
+        CheckChunkSize(chunkSize);
+        return new ChunkLayout(volumeSize, chunkSize);
+    }
+
+    public static void CheckChunkSize(int chunkSize)
+    {
         if (chunkSize < MinChunkSize || chunkSize > MaxChunkSize || (chunkSize & 4095) != 0)
         {
             throw new StoragePoolException(ErrorCode.InvalidSize,
                 $"a chunk size of {chunkSize} bytes is not allowed: it must be whole 4 KiB blocks from 64 KiB to 64 MiB");
         }
-        return new ChunkLayout(volumeSize, chunkSize);
     }
 }

@@ -16,17 +16,23 @@ public sealed class RateLimiter
 
     public RateLimiter(long bytesPerSecond)
     {
-        if (bytesPerSecond <= 0)
-        {
-            throw new StoragePoolException(ErrorCode.InvalidArgument,
-                $"a bandwidth of {bytesPerSecond} bytes/s would never move a byte; give a positive rate such as 200M (bytes per second)");
-        }
+        Check(bytesPerSecond);
         BytesPerSecond = bytesPerSecond;
         _burst = Math.Max(bytesPerSecond / 4.0, 64 << 10);
         _tokens = _burst;
     }
 
     public long BytesPerSecond { get; }
+
+    /// <summary>Refuses a rate that would never move a byte.</summary>
+    public static void Check(long bytesPerSecond)
+    {
+        if (bytesPerSecond <= 0)
+        {
+            throw new StoragePoolException(ErrorCode.InvalidArgument,
+                $"a bandwidth of {bytesPerSecond} bytes/s would never move a byte; give a positive rate such as 200M (bytes per second)");
+        }
+    }
 
     /// <summary>Waits until <paramref name="bytes"/> may go (a request larger than the burst borrows from the future).</summary>
     public async ValueTask WaitAsync(long bytes, CancellationToken ct)
