@@ -56,8 +56,7 @@ public sealed class TransferFaultTests : TransferTestBase
     {
         var name = NewName("killrx");
         await CreateAsync(Source, name, "96M", "write -P 0x4b 0 96M");
-        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--bandwidth", "24M", "--compress", "none", "--no-wait", "--json");
-        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        var job = await StartCopyAsync(name, "--bandwidth", "24M", "--compress", "none");
         await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone >= 48L << 20);
 
         await Destination.KillAsync();
@@ -80,8 +79,7 @@ public sealed class TransferFaultTests : TransferTestBase
     {
         var name = NewName("killtx");
         await CreateAsync(Source, name, "96M", "write -P 0x5b 0 96M");
-        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--bandwidth", "24M", "--compress", "none", "--no-wait", "--json");
-        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        var job = await StartCopyAsync(name, "--bandwidth", "24M", "--compress", "none");
         await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone >= 48L << 20);
 
         await Source.KillAsync();

@@ -96,6 +96,13 @@ public abstract class TransferTestBase
         return JsonSerializer.Deserialize(result.Stdout, ApiJsonContext.Default.JobInfo)!;
     }
 
+    /// <summary><c>storagepool volume copy ... --no-wait --json</c> on the source; the job as it started.</summary>
+    protected async Task<JobInfo> StartCopyAsync(string source, params string[] options)
+    {
+        var result = await Source.RunCliAsync(["volume", "copy", source, "--to", DestinationUrl, "--no-wait", "--json", .. options]);
+        return JsonSerializer.Deserialize(result.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+    }
+
     protected static async Task<long> AllocatedAsync(DaemonProcess daemon, string name)
     {
         var result = await daemon.RunCliAsync("volume", "show", name, "--json");

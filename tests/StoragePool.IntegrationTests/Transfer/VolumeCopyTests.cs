@@ -55,8 +55,7 @@ public sealed class VolumeCopyTests : TransferTestBase
         await CreateAsync(Source, name, "64M", "write -P 0x41 0 32M");
         using var vm = await HeldConnection.OpenAsync(Uri(Source, name));
 
-        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--bandwidth", "8M", "--compress", "none", "--no-wait", "--json");
-        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        var job = await StartCopyAsync(name, "--bandwidth", "8M", "--compress", "none");
         await WaitForJobAsync(Source, job.Id, j => j.Snapshot is not null && j.Progress.BytesDone > 0);
         Assert.That(await vm.RunAsync("write -P 0x42 0 1M"), Does.Contain("wrote 1048576/1048576"));
 
@@ -72,8 +71,7 @@ public sealed class VolumeCopyTests : TransferTestBase
     {
         var name = NewName("racy");
         await CreateAsync(Source, name, "64M", "write -P 0x51 0 48M");
-        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--bandwidth", "16M", "--compress", "none", "--no-wait", "--json");
-        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        var job = await StartCopyAsync(name, "--bandwidth", "16M", "--compress", "none");
         await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone >= 8L << 20);
         Assert.That((await Source.Client.GetJobAsync(job.Id)).Snapshot, Is.Null, "nobody had it open: no snapshot at the start");
 
@@ -173,8 +171,7 @@ public sealed class VolumeCopyTests : TransferTestBase
         Assert.That(capped.Progress.ElapsedSeconds, Is.GreaterThanOrEqualTo(1.2));
 
         var target = NewName("cancelled");
-        var started = await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl, "--as", target, "--bandwidth", "8M", "--no-wait", "--json");
-        var job = JsonSerializer.Deserialize(started.Succeeded().Stdout, ApiJsonContext.Default.JobInfo)!;
+        var job = await StartCopyAsync(name, "--as", target, "--bandwidth", "8M");
         await WaitForJobAsync(Source, job.Id, j => j.Progress.BytesDone > 0);
         (await Source.RunCliAsync("job", "cancel", job.Id)).Succeeded();
 
