@@ -90,6 +90,10 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int StatVfs(string path, out FileSystemStatus status);
 
+        /// <summary>Releases memory a C library allocated with malloc and handed to us (libvirt's <c>char*</c> results, for one).</summary>
+        [LibraryImport(Lib, EntryPoint = "free")]
+        internal static partial void Free(nint pointer);
+
         /// <summary>The exception for the errno the last call left; read it right after that call.</summary>
         internal static StoragePoolException LastError(string operation) =>
             Error(Marshal.GetLastPInvokeError(), operation);
