@@ -11,7 +11,9 @@ state=${STORAGEPOOL_QUICKSTART_DIR:-$repo/.quickstart}
 if [ "$(id -u)" -eq 0 ]; then
     echo "== installing runtime libraries (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 libzstd1 libxxhash0 qemu-utils >/dev/null
+    # the native shim (native/) is built with gcc against libfuse3; fuse3 mounts the volume files
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsystemd0 libzstd1 libxxhash0 qemu-utils \
+        gcc make pkg-config libfuse3-dev fuse3 >/dev/null
 fi
 
 echo "== building storagepoold and storagepool (Release)"
@@ -33,7 +35,7 @@ export STORAGEPOOL_SOCKET="$state/api.sock"
 echo "== starting storagepoold (data in $state/data, log in $state/storagepoold.log)"
 echo '{}' > "$state/storagepoold.json"
 nohup storagepoold --data-dir "$state/data" --api-socket "$STORAGEPOOL_SOCKET" --nbd-socket "$state/nbd.sock" \
-    --config "$state/storagepoold.json" \
+    --fuse-mount "$state/fs" --config "$state/storagepoold.json" \
     >"$state/storagepoold.log" 2>&1 &
 echo $! > "$state/storagepoold.pid"
 for _ in $(seq 100); do
@@ -54,6 +56,10 @@ run storagepool snapshot create default/db1@before-upgrade
 run storagepool volume clone default/db1@before-upgrade default/db1-test
 run storagepool volume resize default/web1 30G
 run storagepool volume list
+if [ -d "$state/fs/default/volumes" ]; then
+    # the libvirt face: every volume is a file of the FUSE mount (a libvirt dir pool points here)
+    run ls -ls "$state/fs/default/volumes"
+fi
 run storagepool status
 
 cat <<MSG

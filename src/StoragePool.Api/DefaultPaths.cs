@@ -27,6 +27,9 @@ public static class DefaultPaths
 
     public static string NbdSocket => Path.Combine(RuntimeDir, "nbd.sock");
 
+    /// <summary>Where the FUSE file system is mounted: <c>fs/POOL/volumes/VOLUME</c> is a volume's file.</summary>
+    public static string FuseMount => Path.Combine(RuntimeDir, "fs");
+
     public static string ConfigFile => IsRoot
         ? "/etc/storagepool/storagepoold.json"
         : Path.Combine(XdgDir("XDG_CONFIG_HOME", ".config"), "storagepool", "storagepoold.json");

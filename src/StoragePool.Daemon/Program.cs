@@ -34,6 +34,9 @@ internal static class Program
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var tlsCa = new Option<string?>("--tls-ca") { Description = "PEM CA that other daemons' certificates must chain to, for copies to https:// addresses (default: the system's)" };
         var transferListen = new Option<string?>("--transfer-listen") { Description = "TCP ADDR:PORT where transfers from other daemons send their data (default: --listen's address, its port + 1; port 0 picks a free one)" };
+        var fuseMount = new Option<string?>("--fuse-mount") { Description = "where the FUSE file system is mounted, DIR/POOL/volumes/NAME being each volume's file (default /run/storagepool/fs as root, $XDG_RUNTIME_DIR/storagepool/fs otherwise); libvirt's dir pools point into it" };
+        var noFuse = new Option<bool>("--no-fuse") { Description = "do not mount the FUSE file system (volumes are then reached over NBD only)" };
+        var fuseAllowShrink = new Option<bool>("--fuse-allow-shrink") { Description = "let truncate(2) on a volume's file shrink a volume that holds data (otherwise only empty volumes shrink that way)" };
         var transferBandwidth = new Option<string?>("--transfer-bandwidth") { Description = "cap on all transfer jobs of this daemon together, bytes per second (e.g. 500M)" };
         var root = new RootCommand(
             "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
@@ -44,6 +47,7 @@ internal static class Program
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
             config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen, tlsCert, tlsKey, tlsCa,
+            fuseMount, noFuse, fuseAllowShrink,
         };
         root.SetAction(async (result, ct) =>
         {
@@ -63,7 +67,10 @@ internal static class Program
                     TransferListen: result.GetValue(transferListen),
                     TlsCertificate: result.GetValue(tlsCert),
                     TlsKey: result.GetValue(tlsKey),
-                    TlsCa: result.GetValue(tlsCa)));
+                    TlsCa: result.GetValue(tlsCa),
+                    Fuse: result.GetValue(noFuse) ? false : null,
+                    FuseMount: result.GetValue(fuseMount),
+                    FuseAllowShrink: result.GetValue(fuseAllowShrink) ? true : null));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

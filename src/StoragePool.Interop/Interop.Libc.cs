@@ -90,6 +90,12 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int StatVfs(string path, out FileSystemStatus status);
 
+        /// <summary>umount2 flag: detach now, finish when the last user lets go (a stale FUSE mount of a dead daemon).</summary>
+        internal const int MntDetach = 2;
+
+        [LibraryImport(Lib, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int Umount2(string target, int flags);
+
         /// <summary>Releases memory a C library allocated with malloc and handed to us (libvirt's <c>char*</c> results, for one).</summary>
         [LibraryImport(Lib, EntryPoint = "free")]
         internal static partial void Free(nint pointer);

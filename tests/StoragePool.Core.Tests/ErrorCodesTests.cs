@@ -25,5 +25,6 @@ public class ErrorCodesTests
         Assert.That(ErrorCode.VolumeNotFound.HttpStatus(), Is.EqualTo(404));
         Assert.That(ErrorCode.VolumeNotFound.Errno(), Is.EqualTo(2));
         Assert.That(ErrorCode.NoSpace.Errno(), Is.EqualTo(28));
+        Assert.That(ErrorCode.ShrinkNotAllowed.Errno(), Is.EqualTo(1));
     }
 }

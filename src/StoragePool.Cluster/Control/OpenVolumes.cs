@@ -5,7 +5,7 @@ namespace StoragePool.Cluster.Control;
 /// <summary>
 /// Who has which volume or snapshot open (one lease per NBD/FUSE connection), so that deleting,
 /// shrinking or reverting data in use is refused, and a forced delete can take it away first.
-/// Each lease has its own open volume: a grow is seen by the next open.
+/// Each lease has its own open volume; a resize is passed on to every one of them.
 /// </summary>
 internal sealed class OpenVolumes
 {
@@ -24,14 +24,35 @@ internal sealed class OpenVolumes
             }
             users.Count++;
         }
+        IBlockVolume volume;
         try
         {
-            return new VolumeLease(open(users.Revoke.Token), () => Release(id));
+            volume = open(users.Revoke.Token);
         }
         catch
         {
-            Release(id);
+            Release(id, null);
             throw;
+        }
+        lock (_byId)
+        {
+            users.Volumes.Add(volume);
+        }
+        return new VolumeLease(volume, () => Release(id, volume));
+    }
+
+    /// <summary>Tells every open volume of <paramref name="id"/> its new size (after the store resized it).</summary>
+    public void Resized(string id, long size)
+    {
+        lock (_byId)
+        {
+            if (_byId.TryGetValue(id, out var users))
+            {
+                foreach (var volume in users.Volumes.OfType<BlockVolume>())
+                {
+                    volume.Resized(size);
+                }
+            }
         }
     }
 
@@ -67,11 +88,15 @@ internal sealed class OpenVolumes
         }
     }
 
-    private void Release(string id)
+    private void Release(string id, IBlockVolume? volume)
     {
         lock (_byId)
         {
             var users = _byId[id];
+            if (volume is not null)
+            {
+                users.Volumes.Remove(volume);
+            }
             if (--users.Count == 0)
             {
                 _byId.Remove(id);
@@ -83,6 +108,8 @@ internal sealed class OpenVolumes
     private sealed class Users
     {
         public int Count { get; set; }
+
+        public List<IBlockVolume> Volumes { get; } = [];
 
         public CancellationTokenSource Revoke { get; } = new();
 

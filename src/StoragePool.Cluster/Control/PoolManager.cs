@@ -178,9 +178,19 @@ public sealed class PoolManager : IDisposable
     }
 
     public Task<VolumeChange> CreateVolumeAsync(VolumeRef volume, long sizeBytes, CancellationToken ct = default) =>
+        CreateVolumeAsync(volume, sizeBytes, ownership: null, ct);
+
+    /// <summary>
+    /// Creates an empty volume as a file system's create(O_CREAT|O_EXCL) does: 0 bytes until the creator truncates
+    /// or fallocates it to its size (<see cref="ResizeVolumeFileAsync"/>), owned as the file's creator asked.
+    /// </summary>
+    public Task<VolumeChange> CreateVolumeFileAsync(VolumeRef volume, FileOwnership ownership, CancellationToken ct = default) =>
+        CreateVolumeAsync(volume, 0, ownership, ct);
+
+    private Task<VolumeChange> CreateVolumeAsync(VolumeRef volume, long sizeBytes, FileOwnership? ownership, CancellationToken ct) =>
         MutateAsync("volume.create", async () =>
         {
-            var (size, note) = VolumeSize.Normalize(sizeBytes);
+            var (size, note) = VolumeSize.Normalize(sizeBytes, allowEmpty: ownership is not null);
             var all = await ReadAllAsync(ct);
             var pool = all.Pool(volume.Pool);
             if (all.FindVolume(volume) is not null)
@@ -191,7 +201,8 @@ public sealed class PoolManager : IDisposable
             Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), size, 0,
                 $"create volume '{volume}' of {ByteSize.Format(size)}");
 
-            var record = new VolumeRecord(Ids.New(), volume.Pool, volume.Name, size, DateTimeOffset.UtcNow, ObjectState.Creating);
+            var record = new VolumeRecord(Ids.New(), volume.Pool, volume.Name, size, DateTimeOffset.UtcNow, ObjectState.Creating,
+                Ownership: ownership);
             await PutNewAsync(MetadataKeys.Volume(volume.Pool, volume.Name), MetadataJson.Encode(record), $"volume '{volume}'", ct);
             _crash.Reached(CrashPoints.VolumeCreateRecorded);
             store.CreateVolume(record.Id, size);
@@ -202,12 +213,32 @@ public sealed class PoolManager : IDisposable
         }, ct);
 
     public Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, CancellationToken ct = default) =>
+        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: false, fileClients: 0, ct);
+
+    /// <summary>
+    /// Resizes a volume as truncate(2) on its file does: to any size down to 0 bytes, shrinking only a volume that
+    /// holds no data unless <paramref name="allowShrink"/> (the daemon's <c>fuse_allow_shrink</c>). The file's own
+    /// <paramref name="fileClients"/> (its open handles, which see the new size at once) do not make it in use.
+    /// </summary>
+    public Task<VolumeChange> ResizeVolumeFileAsync(VolumeRef volume, long sizeBytes, bool allowShrink, int fileClients,
+        CancellationToken ct = default) =>
+        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: true, fileClients, ct);
+
+    private Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, bool asFile, int fileClients,
+        CancellationToken ct) =>
         MutateAsync("volume.resize", async () =>
         {
-            var (size, note) = VolumeSize.Normalize(sizeBytes);
+            var (size, note) = VolumeSize.Normalize(sizeBytes, allowEmpty: asFile);
             var all = await ReadAllAsync(ct);
             var record = ReadyVolume(all, volume);
-            if (size < record.SizeBytes && !allowShrink)
+            if (size < record.SizeBytes && asFile && !allowShrink && AllocatedOf(all, record) > 0)
+            {
+                throw new StoragePoolException(ErrorCode.ShrinkNotAllowed,
+                    $"volume '{volume}' holds data; truncating its file from {ByteSize.Format(record.SizeBytes)} to " +
+                    $"{ByteSize.Format(size)} would lose what is past the new end: use 'storagepool volume resize --allow-shrink', " +
+                    "or set fuse_allow_shrink in the daemon's config");
+            }
+            if (size < record.SizeBytes && !allowShrink && !asFile)
             {
                 throw new StoragePoolException(ErrorCode.ShrinkNotAllowed,
                     $"volume '{volume}' is {ByteSize.Format(record.SizeBytes)}; cannot shrink to {ByteSize.Format(size)} " +
@@ -219,7 +250,7 @@ public sealed class PoolManager : IDisposable
                 notes.Add($"volume '{volume}' is already {ByteSize.Format(size)}; nothing changed");
                 return new VolumeChange(VolumeInfoOf(record, all), notes);
             }
-            if (size < record.SizeBytes)
+            if (size < record.SizeBytes && _open.CountOf(record.Id) > fileClients)
             {
                 await EnsureNotInUseAsync(record.Id, $"volume '{volume}'", force: false, ct);
             }
@@ -232,10 +263,23 @@ public sealed class PoolManager : IDisposable
             record = await PutVolumeAsync(record with { State = ObjectState.Resizing, PendingSize = size }, ct);
             _crash.Reached(CrashPoints.VolumeResizeMarked);
             store.ResizeVolume(record.Id, size);
+            _open.Resized(record.Id, size);
             _crash.Reached(CrashPoints.VolumeResizeData);
             record = await PutVolumeAsync(record with { State = ObjectState.Ready, SizeBytes = size, PendingSize = null }, ct);
             _logger.VolumeResized(volume, size);
             return new VolumeChange(VolumeInfoOf(record, await ReadAllAsync(ct)), notes);
+        }, ct);
+
+    /// <summary>Records the owner and mode of the volume's file (chown/chmod through the FUSE file system).</summary>
+    public Task<VolumeInfo> SetVolumeOwnershipAsync(VolumeRef volume, FileOwnership ownership, CancellationToken ct = default) =>
+        MutateAsync("volume.chown", async () =>
+        {
+            var record = ReadyVolume(await ReadAllAsync(ct), volume);
+            if (record.Ownership != ownership)
+            {
+                record = await PutVolumeAsync(record with { Ownership = ownership }, ct);
+            }
+            return VolumeInfoOf(record, await ReadAllAsync(ct));
         }, ct);
 
     /// <param name="force">disconnect the volume's clients (NBD, FUSE) first instead of refusing.</param>
@@ -735,7 +779,8 @@ public sealed class PoolManager : IDisposable
 
     private VolumeInfo VolumeInfoOf(VolumeRecord record, MetadataView all) =>
         new(record.Id, record.Pool, record.Name, record.SizeBytes, AllocatedOf(all, record),
-            all.SnapshotsOf(record).Count(), record.State.ToString().ToLowerInvariant(), record.CreatedAt);
+            all.SnapshotsOf(record).Count(), record.State.ToString().ToLowerInvariant(), record.CreatedAt,
+            record.Ownership ?? FileOwnership.Default);
 
     private SnapshotInfo SnapshotInfoOf(SnapshotRecord record, MetadataView all) =>
         new(record.Id, record.Pool, record.Volume, record.Name, record.SizeBytes, AllocatedOf(all, record), record.CreatedAt);

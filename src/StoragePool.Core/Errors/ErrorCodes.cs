@@ -54,6 +54,7 @@ public static class ErrorCodes
         ErrorCode.StoreNotFound or ErrorCode.PoolNotFound or ErrorCode.VolumeNotFound
             or ErrorCode.SnapshotNotFound or ErrorCode.JobNotFound => 2, // ENOENT
         ErrorCode.AlreadyExists => 17, // EEXIST
+        ErrorCode.ShrinkNotAllowed => 1, // EPERM: truncate(2) of a volume's file that would drop data
         ErrorCode.PoolNotEmpty or ErrorCode.VolumeHasSnapshots => 39, // ENOTEMPTY
         ErrorCode.StoreInUse or ErrorCode.Conflict or ErrorCode.VolumeInUse => 16, // EBUSY
         ErrorCode.NoSpace => 28, // ENOSPC

@@ -46,7 +46,18 @@ public sealed record VolumeRecord(
     ObjectState State = ObjectState.Ready,
     long? PendingSize = null,
     string? PendingSnapshotId = null,
-    string? TransferId = null);
+    string? TransferId = null,
+    FileOwnership? Ownership = null);
+
+/// <summary>
+/// Owner and permission bits of a volume's file in the FUSE file system (libvirt hands a disk to the VM's user with
+/// chown); kept as metadata, so they survive restarts. Volumes that never had them show <see cref="Default"/>.
+/// </summary>
+public sealed record FileOwnership(int Uid, int Gid, int Mode)
+{
+    /// <summary>root, mode 0600: what libvirt gives a new volume of a <c>dir</c> pool.</summary>
+    public static FileOwnership Default { get; } = new(0, 0, 0x180);
+}
 
 /// <summary>A read-only, point-in-time copy of a volume.</summary>
 public sealed record SnapshotRecord(

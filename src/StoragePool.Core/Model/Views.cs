@@ -34,7 +34,8 @@ public sealed record VolumeInfo(
     long AllocatedBytes,
     int SnapshotCount,
     string State,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    FileOwnership? Ownership = null);
 
 public sealed record SnapshotInfo(
     string Id,

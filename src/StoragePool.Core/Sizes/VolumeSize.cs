@@ -11,9 +11,10 @@ public static class VolumeSize
     public const long Max = ByteSize.PiB;
 
     /// <summary>Rounds <paramref name="requested"/> up to a whole block; <c>Note</c> says so when it did.</summary>
-    public static (long Bytes, string? Note) Normalize(long requested)
+    /// <param name="allowEmpty">0 bytes is a size (a volume file that was just created, or truncated to nothing).</param>
+    public static (long Bytes, string? Note) Normalize(long requested, bool allowEmpty = false)
     {
-        if (requested <= 0)
+        if (requested < 0 || (requested == 0 && !allowEmpty))
         {
             throw new StoragePoolException(ErrorCode.InvalidSize,
                 $"volume size must be greater than zero (got {requested} bytes)");

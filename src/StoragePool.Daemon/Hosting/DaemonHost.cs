@@ -4,6 +4,7 @@ using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Daemon.DBus;
+using StoragePool.Daemon.Fuse;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Rest;
@@ -62,6 +63,8 @@ internal static class DaemonHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NbdService>());
         builder.Services.AddSingleton<ReceiveSessions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ReceiveSessions>());
+        builder.Services.AddSingleton<FuseService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FuseService>());
         builder.Services.AddSingleton<JobService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobService>());
 

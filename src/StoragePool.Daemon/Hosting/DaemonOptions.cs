@@ -29,7 +29,14 @@ public sealed record DaemonConfig(
     string? TransferListen = null,
     string? TlsCertificate = null,
     string? TlsKey = null,
-    string? TlsCa = null);
+    string? TlsCa = null,
+    bool? Fuse = null,
+    string? FuseMount = null,
+    bool? FuseAllowShrink = null);
+
+/// <summary>The FUSE file system: mounted at <paramref name="Mount"/>, or not at all when null.</summary>
+/// <param name="AllowShrink">truncating a volume's file to less may drop data (otherwise only empty volumes shrink).</param>
+public sealed record FuseSettings(string? Mount, bool AllowShrink);
 
 /// <summary>
 /// TLS of the daemon's TCP listeners (REST on --listen becomes HTTPS, and the transfer data channel TLS) from PEM
@@ -62,7 +69,8 @@ public sealed record DaemonOptions(
     NbdEndpoints Nbd,
     long? TransferBandwidth = null,
     IPEndPoint? TransferListen = null,
-    TlsFiles? Tls = null)
+    TlsFiles? Tls = null,
+    FuseSettings? Fuse = null)
 {
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
@@ -121,8 +129,13 @@ public sealed record DaemonOptions(
         {
             throw new StoragePoolException(ErrorCode.InvalidArgument, "TLS needs both --tls-cert and --tls-key (PEM files)");
         }
+        var fuse = new FuseSettings(
+            commandLine.Fuse ?? config.Fuse ?? true
+                ? Path.GetFullPath(commandLine.FuseMount ?? config.FuseMount ?? DefaultPaths.FuseMount)
+                : null,
+            commandLine.FuseAllowShrink ?? config.FuseAllowShrink ?? false);
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls, fuse);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

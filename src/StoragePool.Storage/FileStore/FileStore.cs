@@ -516,10 +516,10 @@ public sealed class FileStore : IVolumeStore
 
     private static void CheckSize(string volumeId, long sizeBytes)
     {
-        if (sizeBytes <= 0)
+        if (sizeBytes < 0)
         {
             throw new StoragePoolException(ErrorCode.InvalidSize,
-                $"volume '{volumeId}' cannot be {sizeBytes} bytes; give a size greater than zero");
+                $"volume '{volumeId}' cannot be {sizeBytes} bytes; give a size of zero or more");
         }
     }
 

@@ -17,6 +17,7 @@ namespace StoragePool.Storage.IO;
 public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 {
     private readonly WritePath _writes;
+    private long _size;
 
     protected BlockVolume(string name, long size, bool readOnly, WritePath writes, CancellationToken revoked)
     {
@@ -24,7 +25,7 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentNullException.ThrowIfNull(writes);
         Name = name;
-        Size = size;
+        _size = size;
         ReadOnly = readOnly;
         _writes = writes;
         Revoked = revoked;
@@ -32,7 +33,17 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     public string Name { get; }
 
-    public long Size { get; }
+    public long Size => Volatile.Read(ref _size);
+
+    /// <summary>
+    /// Called by whoever resized the volume in its store while it is open: requests are checked against the new
+    /// size from now on. NBD clients keep the size they were told at the handshake; a file (FUSE) sees it at once.
+    /// </summary>
+    public void Resized(long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        Volatile.Write(ref _size, size);
+    }
 
     public bool ReadOnly { get; }
 

@@ -13,7 +13,7 @@ public interface IBlockVolume
     /// <summary><c>pool/volume</c> or <c>pool/volume@snapshot</c>.</summary>
     string Name { get; }
 
-    /// <summary>Size when opened: a grow is seen by the next open.</summary>
+    /// <summary>The size now: a resize while open is seen at once (NBD clients keep the size of their handshake).</summary>
     long Size { get; }
 
     bool ReadOnly { get; }

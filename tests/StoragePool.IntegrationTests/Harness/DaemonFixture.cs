@@ -41,6 +41,9 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public string NbdSocket => Path.Combine(Root, "run", "nbd.sock");
 
+    /// <summary>Where the daemon mounts its FUSE file system: <c>FuseMount/POOL/volumes/NAME</c> is a volume's file.</summary>
+    public string FuseMount => Path.Combine(Root, "fs");
+
     public string Token { get; }
 
     public StoragePoolClient Client { get; }
@@ -148,7 +151,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--nbd-socket", NbdSocket, "--config", ConfigFile, .. _extraArgs])
+        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--nbd-socket", NbdSocket, "--fuse-mount", FuseMount, "--config", ConfigFile, .. _extraArgs])
         {
             info.ArgumentList.Add(a);
         }
@@ -216,6 +219,11 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
         finally
         {
+            // a killed daemon leaves its FUSE mount behind (ENOTCONN); detach it so the directory can go
+            if (File.ReadAllText("/proc/self/mounts").Contains($" {FuseMount} ", StringComparison.Ordinal))
+            {
+                await Tools.RunAsync("umount", ["-l", FuseMount]);
+            }
             _process?.Dispose();
             Client.Dispose();
             try

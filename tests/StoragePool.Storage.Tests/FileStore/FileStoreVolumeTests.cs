@@ -75,10 +75,19 @@ public sealed class FileStoreVolumeTests
     }
 
     [Test]
-    public void Creating_a_volume_of_zero_bytes_is_refused()
+    public void Creating_a_volume_of_negative_size_is_refused()
     {
-        Assert.That(() => _store.CreateVolume("v1", 0), Fails.With(ErrorCode.InvalidSize, "'v1'"));
+        Assert.That(() => _store.CreateVolume("v1", -4096), Fails.With(ErrorCode.InvalidSize, "'v1'"));
         Assert.That(_store.VolumeExists("v1"), Is.False);
+    }
+
+    [Test]
+    public void A_volume_of_zero_bytes_is_an_empty_file_that_can_grow()
+    {
+        _store.CreateVolume("v1", 0);
+        Assert.That(_store.GetVolumeSize("v1"), Is.Zero);
+        _store.ResizeVolume("v1", MiB);
+        Assert.That(_store.GetVolumeSize("v1"), Is.EqualTo(MiB));
     }
 
     [Test]
