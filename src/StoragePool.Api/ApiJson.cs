@@ -20,6 +20,7 @@ namespace StoragePool.Api;
 [JsonSerializable(typeof(IReadOnlyList<SnapshotInfo>))]
 [JsonSerializable(typeof(StatusInfo))]
 [JsonSerializable(typeof(ExportInfo))]
+[JsonSerializable(typeof(LibvirtXml))]
 [JsonSerializable(typeof(AddStoreRequest))]
 [JsonSerializable(typeof(CreatePoolRequest))]
 [JsonSerializable(typeof(CreateVolumeRequest))]

@@ -23,6 +23,12 @@ public static class ApiRoutes
     /// <summary>GET lists (optionally <c>?pool=</c>), POST creates in <c>/v1/pools/{pool}/volumes</c>.</summary>
     public static string PoolVolumes(string pool) => $"{Pool(pool)}/volumes";
 
+    /// <summary>The <c>&lt;pool&gt;</c> XML of the libvirt pool over the pool's FUSE directory.</summary>
+    public static string PoolLibvirtXml(string pool) => $"{Pool(pool)}/libvirt-xml";
+
+    /// <summary>A <c>&lt;disk&gt;</c> element for a domain (<c>?source=nbd|file&amp;target=vdb</c>).</summary>
+    public static string VolumeDiskXml(string pool, string name) => $"{Volume(pool, name)}/disk-xml";
+
     public static string Volume(string pool, string name) => $"{PoolVolumes(pool)}/{name}";
 
     public static string VolumeResize(string pool, string name) => $"{Volume(pool, name)}/resize";

@@ -153,6 +153,14 @@ public sealed class StoragePoolClient : IDisposable
         SendAsync(HttpMethod.Delete, ApiRoutes.Snapshot(snapshot.Pool, snapshot.Volume, snapshot.Name), null, ct);
 
     /// <summary>How to reach <c>pool/volume</c> or <c>pool/volume@snap</c> over NBD.</summary>
+    public Task<LibvirtXml> GetPoolLibvirtXmlAsync(string pool, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, ApiRoutes.PoolLibvirtXml(pool), null, ApiJsonContext.Default.LibvirtXml, ct);
+
+    /// <param name="source"><c>nbd</c> (the NBD unix socket) or <c>file</c> (the FUSE file, as a libvirt pool volume).</param>
+    public Task<LibvirtXml> GetDiskXmlAsync(VolumeRef volume, string source, string target, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Get, $"{ApiRoutes.VolumeDiskXml(volume.Pool, volume.Name)}?source={Uri.EscapeDataString(source)}&target={Uri.EscapeDataString(target)}",
+            null, ApiJsonContext.Default.LibvirtXml, ct);
+
     public Task<ExportInfo> GetExportAsync(string name, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Get, ApiRoutes.Export(name), null, ApiJsonContext.Default.ExportInfo, ct);
 

@@ -4,13 +4,13 @@ using StoragePool.Core.Naming;
 
 namespace StoragePool.Cli;
 
-/// <summary><c>storagepool pool create|list|show|delete</c>.</summary>
+/// <summary><c>storagepool pool create|list|show|delete|libvirt-xml</c>.</summary>
 internal static class Pools
 {
     public static Command Command(CliContext cli) => CliContext.Group(
         new Command("pool", "Pools: named groups of volumes, each on one store")
         {
-            Create(cli), List(cli), ShowPool(cli), Delete(cli),
+            Create(cli), List(cli), ShowPool(cli), Delete(cli), LibvirtXml(cli),
         },
         ["storagepool pool create vms --store fast", "storagepool pool list"]);
 
@@ -57,6 +57,20 @@ internal static class Pools
             {
                 var pool = await client.GetPoolAsync(Names.Validate(NameKind.Pool, r.GetRequiredValue(name)), ct);
                 cli.Output.Item(pool, r.GetValue(json), ApiJsonContext.Default.PoolInfo, Views.Details);
+            });
+    }
+
+    private static Command LibvirtXml(CliContext cli)
+    {
+        var name = new Argument<string>("POOL") { Description = "The pool" };
+        return cli.Run(new Command("libvirt-xml",
+                "Print the <pool> XML of a libvirt dir pool on the pool's FUSE directory, for virsh pool-define on a host that runs the daemon")
+            { name },
+            ["storagepool pool libvirt-xml vms > vms.xml && virsh pool-define vms.xml && virsh pool-start vms"],
+            async (r, client, ct) =>
+            {
+                var xml = await client.GetPoolLibvirtXmlAsync(Names.Validate(NameKind.Pool, r.GetRequiredValue(name)), ct);
+                cli.Output.Done(xml.Xml);
             });
     }
 

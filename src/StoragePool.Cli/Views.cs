@@ -27,7 +27,17 @@ internal static class Views
         new("PROVISIONED", p => Show.Size(p.ProvisionedBytes), AlignRight: true),
         new("ALLOCATED", p => Show.Size(p.AllocatedBytes), AlignRight: true),
         new("FREE", p => Show.Size(p.FreeBytes), AlignRight: true),
+        new("LIBVIRT", p => Libvirt(p.Libvirt, brief: true)),
     ];
+
+    /// <summary>What virsh sees of a pool: its libvirt dir pool's state, or why there is none.</summary>
+    public static string Libvirt(LibvirtPoolState? state, bool brief = false) => state switch
+    {
+        null => "off",
+        { Problem: { } problem } => brief ? "-" : problem,
+        { Active: true } => brief ? "active" : $"active{(state.Autostart ? ", autostart" : string.Empty)} at {state.Uri}, on {state.TargetPath}",
+        _ => brief ? "inactive" : $"defined but inactive at {state.Uri} (virsh pool-start to start it)",
+    };
 
     public static readonly IReadOnlyList<Column<VolumeInfo>> VolumeColumns =
     [
@@ -73,6 +83,7 @@ internal static class Views
         ("Store capacity", Show.Size(pool.CapacityBytes)),
         ("Store free", Show.Size(pool.FreeBytes)),
         ("Created", Show.Time(pool.CreatedAt)),
+        ("libvirt pool", Libvirt(pool.Libvirt)),
     ];
 
     public static IEnumerable<(string, string)> Details(VolumeInfo volume) =>

@@ -7,7 +7,7 @@ using StoragePool.Core.Sizes;
 
 namespace StoragePool.Cli;
 
-/// <summary><c>storagepool volume create|list|show|resize|delete|clone|revert|nbd-uri</c>.</summary>
+/// <summary><c>storagepool volume create|list|show|resize|delete|clone|revert|nbd-uri|disk-xml</c>.</summary>
 internal static class Volumes
 {
     private const string SizeHelp =
@@ -16,7 +16,7 @@ internal static class Volumes
     public static Command Command(CliContext cli) => CliContext.Group(
         new Command("volume", "Volumes: thin block devices in a pool, named POOL/NAME")
         {
-            Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli), NbdUri(cli),
+            Create(cli), List(cli), ShowVolume(cli), Resize(cli), Delete(cli), Clone(cli), Revert(cli), NbdUri(cli), DiskXml(cli),
             Copy(cli), Export(cli), Import(cli),
         },
         ["storagepool volume create vms/db1 10G", "storagepool volume list vms"]);
@@ -188,6 +188,27 @@ internal static class Volumes
                 var uri = r.GetValue(tcp) ? info.Uris.Skip(1).FirstOrDefault() : info.Uris[0];
                 cli.Output.Done(uri ?? throw new StoragePoolException(ErrorCode.Unsupported,
                     "the daemon serves NBD on its unix socket only; start it with --nbd-listen ADDR:PORT for TCP"));
+            });
+    }
+
+    private static Command DiskXml(CliContext cli)
+    {
+        var volume = VolumeArgument("The volume, as POOL/NAME");
+        var nbd = new Option<bool>("--nbd") { Description = "A network disk over the daemon's NBD unix socket: the fast path (the default)" };
+        var file = new Option<bool>("--file") { Description = "A volume of the pool's libvirt dir pool: the FUSE file" };
+        var target = new Option<string>("--target") { Description = "The device name in the guest", DefaultValueFactory = _ => "vdb" };
+        return cli.Run(new Command("disk-xml", "Print a <disk> element that gives a volume to a libvirt domain") { volume, nbd, file, target },
+            ["storagepool volume disk-xml vms/db1 --target vdb > disk.xml && virsh attach-device web1 disk.xml --live",
+                "storagepool volume disk-xml vms/db1 --file --target vdc"],
+            async (r, client, ct) =>
+            {
+                if (r.GetValue(nbd) && r.GetValue(file))
+                {
+                    throw new StoragePoolException(ErrorCode.InvalidArgument, "give --nbd or --file, not both");
+                }
+                var xml = await client.GetDiskXmlAsync(VolumeRef.Parse(r.GetRequiredValue(volume)), r.GetValue(file) ? "file" : "nbd",
+                    r.GetRequiredValue(target), ct);
+                cli.Output.Done(xml.Xml);
             });
     }
 

@@ -37,6 +37,8 @@ internal static class Program
         var fuseMount = new Option<string?>("--fuse-mount") { Description = "where the FUSE file system is mounted, DIR/POOL/volumes/NAME being each volume's file (default /run/storagepool/fs as root, $XDG_RUNTIME_DIR/storagepool/fs otherwise); libvirt's dir pools point into it" };
         var noFuse = new Option<bool>("--no-fuse") { Description = "do not mount the FUSE file system (volumes are then reached over NBD only)" };
         var fuseAllowShrink = new Option<bool>("--fuse-allow-shrink") { Description = "let truncate(2) on a volume's file shrink a volume that holds data (otherwise only empty volumes shrink that way)" };
+        var libvirtUri = new Option<string?>("--libvirt-uri") { Description = "the libvirt daemon in which each pool is defined as a dir pool over its FUSE directory (default qemu:///system)" };
+        var noLibvirt = new Option<bool>("--no-libvirt") { Description = "do not define libvirt pools (print one with 'storagepool pool libvirt-xml POOL' instead)" };
         var transferBandwidth = new Option<string?>("--transfer-bandwidth") { Description = "cap on all transfer jobs of this daemon together, bytes per second (e.g. 500M)" };
         var root = new RootCommand(
             "storagepoold: the StoragePool daemon of this node. Runs in the foreground; serves the REST API, " +
@@ -47,7 +49,7 @@ internal static class Program
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
             config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen, tlsCert, tlsKey, tlsCa,
-            fuseMount, noFuse, fuseAllowShrink,
+            fuseMount, noFuse, fuseAllowShrink, libvirtUri, noLibvirt,
         };
         root.SetAction(async (result, ct) =>
         {
@@ -70,7 +72,9 @@ internal static class Program
                     TlsCa: result.GetValue(tlsCa),
                     Fuse: result.GetValue(noFuse) ? false : null,
                     FuseMount: result.GetValue(fuseMount),
-                    FuseAllowShrink: result.GetValue(fuseAllowShrink) ? true : null));
+                    FuseAllowShrink: result.GetValue(fuseAllowShrink) ? true : null,
+                    LibvirtUri: result.GetValue(libvirtUri),
+                    Libvirt: result.GetValue(noLibvirt) ? false : null));
                 return await DaemonHost.RunAsync(options, ct);
             }
             catch (StoragePoolException e)

@@ -13,7 +13,7 @@ public enum PoolState
 }
 
 /// <summary>What <c>virsh pool-info</c> shows: state and sizes in bytes.</summary>
-public readonly record struct PoolInfo(PoolState State, long Capacity, long Allocation, long Available);
+public readonly record struct LibvirtPoolInfo(PoolState State, long Capacity, long Allocation, long Available);
 
 /// <summary>
 /// A libvirt storage pool (a reference to it: several objects may name the same pool). Methods block for
@@ -64,10 +64,10 @@ public sealed unsafe class LibvirtPool : IDisposable
         LibvirtCalls.Check(Native.StoragePoolGetXmlDesc(_handle, inactive ? Native.StorageXmlInactive : 0),
             $"reading the XML of storage pool '{Name}'");
 
-    public PoolInfo GetInfo()
+    public LibvirtPoolInfo GetInfo()
     {
         LibvirtCalls.Check(Native.StoragePoolGetInfo(_handle, out var info), $"reading storage pool '{Name}'");
-        return new PoolInfo((PoolState)info.State, (long)info.Capacity, (long)info.Allocation, (long)info.Available);
+        return new LibvirtPoolInfo((PoolState)info.State, (long)info.Capacity, (long)info.Allocation, (long)info.Available);
     }
 
     /// <summary>The volumes of the (active) pool. The caller disposes each.</summary>

@@ -15,7 +15,7 @@ public enum VolumeType
 }
 
 /// <summary>What <c>virsh vol-info</c> shows: type and sizes in bytes.</summary>
-public readonly record struct VolumeInfo(VolumeType Type, long Capacity, long Allocation);
+public readonly record struct LibvirtVolumeInfo(VolumeType Type, long Capacity, long Allocation);
 
 /// <summary><c>virStorageVolResizeFlags</c>.</summary>
 [Flags]
@@ -54,10 +54,10 @@ public sealed unsafe class LibvirtVolume : IDisposable
     /// <summary>The volume's path on the host (for a dir pool: the file).</summary>
     public string Path => LibvirtCalls.Check(Native.StorageVolGetPath(_handle), $"reading the path of volume '{Name}'");
 
-    public VolumeInfo GetInfo()
+    public LibvirtVolumeInfo GetInfo()
     {
         LibvirtCalls.Check(Native.StorageVolGetInfo(_handle, out var info), $"reading volume '{Name}'");
-        return new VolumeInfo((VolumeType)info.Type, (long)info.Capacity, (long)info.Allocation);
+        return new LibvirtVolumeInfo((VolumeType)info.Type, (long)info.Capacity, (long)info.Allocation);
     }
 
     /// <summary>Deletes the volume and its data: <c>virsh vol-delete</c>.</summary>

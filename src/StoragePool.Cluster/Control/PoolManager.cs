@@ -216,8 +216,10 @@ public sealed class PoolManager : IDisposable
         ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: false, fileClients: 0, ct);
 
     /// <summary>
-    /// Resizes a volume as truncate(2) on its file does: to any size down to 0 bytes, shrinking only a volume that
-    /// holds no data unless <paramref name="allowShrink"/> (the daemon's <c>fuse_allow_shrink</c>). The file's own
+    /// Resizes a volume as truncate(2) on its file does: to any size down to 0 bytes. Truncating to 0 empties it (O_TRUNC,
+    /// and how <c>virsh vol-wipe</c> zeroes a file); any other shrink is refused while the volume holds data, unless
+    /// <paramref name="allowShrink"/> (the daemon's <c>fuse_allow_shrink</c>): a cut in the middle is more likely a
+    /// mistake than a wish. The file's own
     /// <paramref name="fileClients"/> (its open handles, which see the new size at once) do not make it in use.
     /// </summary>
     public Task<VolumeChange> ResizeVolumeFileAsync(VolumeRef volume, long sizeBytes, bool allowShrink, int fileClients,
@@ -231,11 +233,11 @@ public sealed class PoolManager : IDisposable
             var (size, note) = VolumeSize.Normalize(sizeBytes, allowEmpty: asFile);
             var all = await ReadAllAsync(ct);
             var record = ReadyVolume(all, volume);
-            if (size < record.SizeBytes && asFile && !allowShrink && AllocatedOf(all, record) > 0)
+            if (size < record.SizeBytes && size > 0 && asFile && !allowShrink && AllocatedOf(all, record) > 0)
             {
                 throw new StoragePoolException(ErrorCode.ShrinkNotAllowed,
                     $"volume '{volume}' holds data; truncating its file from {ByteSize.Format(record.SizeBytes)} to " +
-                    $"{ByteSize.Format(size)} would lose what is past the new end: use 'storagepool volume resize --allow-shrink', " +
+                    $"{ByteSize.Format(size)} would lose what is past the new end (truncating to 0 empties it): use 'storagepool volume resize --allow-shrink', " +
                     "or set fuse_allow_shrink in the daemon's config");
             }
             if (size < record.SizeBytes && !allowShrink && !asFile)

@@ -24,7 +24,17 @@ public sealed record PoolInfo(
     long AllocatedBytes,
     long CapacityBytes,
     long FreeBytes,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    LibvirtPoolState? Libvirt = null);
+
+/// <summary>
+/// The libvirt <c>dir</c> pool that shows a pool to virsh (same name, target inside the FUSE mount), as the daemon last
+/// saw it; <paramref name="Problem"/> says why it is missing (no libvirt daemon, a foreign pool of the same name).
+/// </summary>
+public sealed record LibvirtPoolState(string Uri, string TargetPath, bool Defined, bool Active, bool Autostart, string? Problem);
+
+/// <summary>An XML document for libvirt (a <c>&lt;pool&gt;</c> to define, a <c>&lt;disk&gt;</c> to attach).</summary>
+public sealed record LibvirtXml(string Xml);
 
 public sealed record VolumeInfo(
     string Id,

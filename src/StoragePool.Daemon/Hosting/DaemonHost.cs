@@ -5,6 +5,7 @@ using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Daemon.DBus;
 using StoragePool.Daemon.Fuse;
+using StoragePool.Daemon.Libvirt;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Rest;
@@ -65,6 +66,8 @@ internal static class DaemonHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ReceiveSessions>());
         builder.Services.AddSingleton<FuseService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FuseService>());
+        builder.Services.AddSingleton<LibvirtPools>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LibvirtPools>());
         builder.Services.AddSingleton<JobService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobService>());
 

@@ -32,7 +32,9 @@ public sealed record DaemonConfig(
     string? TlsCa = null,
     bool? Fuse = null,
     string? FuseMount = null,
-    bool? FuseAllowShrink = null);
+    bool? FuseAllowShrink = null,
+    string? LibvirtUri = null,
+    bool? Libvirt = null);
 
 /// <summary>The FUSE file system: mounted at <paramref name="Mount"/>, or not at all when null.</summary>
 /// <param name="AllowShrink">truncating a volume's file to less may drop data (otherwise only empty volumes shrink).</param>
@@ -70,8 +72,12 @@ public sealed record DaemonOptions(
     long? TransferBandwidth = null,
     IPEndPoint? TransferListen = null,
     TlsFiles? Tls = null,
-    FuseSettings? Fuse = null)
+    FuseSettings? Fuse = null,
+    string? LibvirtUri = null)
 {
+    /// <summary>Where libvirt is asked to show each pool as a <c>dir</c> pool, unless told otherwise.</summary>
+    public const string DefaultLibvirtUri = "qemu:///system";
+
     public const string TokenEnvironmentVariable = DefaultPaths.TokenEnvironmentVariable;
 
     public string MetadataPath => Path.Combine(DataDir, "metadata.db");
@@ -135,7 +141,8 @@ public sealed record DaemonOptions(
                 : null,
             commandLine.FuseAllowShrink ?? config.FuseAllowShrink ?? false);
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
-            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls, fuse);
+            commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls, fuse,
+            commandLine.Libvirt ?? config.Libvirt ?? true ? commandLine.LibvirtUri ?? config.LibvirtUri ?? DefaultLibvirtUri : null);
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

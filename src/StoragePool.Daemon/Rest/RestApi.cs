@@ -5,10 +5,13 @@ using System.Text.Json.Serialization.Metadata;
 using StoragePool.Api;
 using StoragePool.Cluster.Control;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
+using StoragePool.Daemon.Libvirt;
 using StoragePool.Daemon.Metrics;
 using StoragePool.Daemon.Nbd;
 using StoragePool.Daemon.Transfers;
+using StoragePool.Libvirt;
 
 namespace StoragePool.Daemon.Rest;
 
@@ -53,7 +56,12 @@ internal static class RestApi
         var pm = app.Services.GetRequiredService<PoolManager>();
         var ctx = ApiJsonContext.Default;
 
-        app.MapGet(ApiRoutes.Status, async (CancellationToken ct) => Json(await pm.GetStatusAsync(ct), ctx.StatusInfo));
+        var libvirt = app.Services.GetRequiredService<LibvirtPools>();
+        app.MapGet(ApiRoutes.Status, async (CancellationToken ct) =>
+        {
+            var status = await pm.GetStatusAsync(ct);
+            return Json(status with { Pools = status.Pools.Select(libvirt.Annotate).ToList() }, ctx.StatusInfo);
+        });
         app.MapGet(ApiRoutes.Metrics, async (PrometheusExporter exporter, CancellationToken ct) =>
             Results.Text(await exporter.ScrapeAsync(ct), PrometheusExporter.ContentType));
 
@@ -69,13 +77,16 @@ internal static class RestApi
             return Results.NoContent();
         });
 
-        app.MapGet(ApiRoutes.Pools, async (CancellationToken ct) => Json(await pm.ListPoolsAsync(ct), ctx.IReadOnlyListPoolInfo));
+        app.MapGet(ApiRoutes.Pools, async (CancellationToken ct) =>
+            Json((await pm.ListPoolsAsync(ct)).Select(libvirt.Annotate).ToList(), ctx.IReadOnlyListPoolInfo));
         app.MapPost(ApiRoutes.Pools, async (HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.CreatePoolRequest, ct);
             return Created(await pm.CreatePoolAsync(body.Name, body.Store, ct), ctx.PoolInfo);
         });
-        app.MapGet(ApiRoutes.Pool("{pool}"), async (string pool, CancellationToken ct) => Json(await pm.GetPoolAsync(pool, ct), ctx.PoolInfo));
+        app.MapGet(ApiRoutes.Pool("{pool}"), async (string pool, CancellationToken ct) => Json(libvirt.Annotate(await pm.GetPoolAsync(pool, ct)), ctx.PoolInfo));
+        app.MapGet(ApiRoutes.PoolLibvirtXml("{pool}"), async (string pool, CancellationToken ct) =>
+            Json(new LibvirtXml(libvirt.XmlOf((await pm.GetPoolAsync(pool, ct)).Name)), ctx.LibvirtXml));
         app.MapDelete(ApiRoutes.Pool("{pool}"), async (string pool, CancellationToken ct) =>
         {
             await pm.DeletePoolAsync(pool, ct);
@@ -129,6 +140,24 @@ internal static class RestApi
         });
 
         var options = app.Services.GetRequiredService<Hosting.DaemonOptions>();
+        app.MapGet(ApiRoutes.VolumeDiskXml("{pool}", "{name}"), async (string pool, string name, string? source, string? target, CancellationToken ct) =>
+        {
+            var volume = await pm.GetVolumeAsync(Ref(pool, name), ct);
+            var dev = target ?? "vdb";
+            try
+            {
+                return Json(new LibvirtXml(source switch
+                {
+                    null or "nbd" => DiskXml.Nbd($"{volume.Pool}/{volume.Name}", options.Nbd.Socket, dev),
+                    "file" => DiskXml.Volume(volume.Pool, volume.Name, dev),
+                    _ => throw new StoragePoolException(ErrorCode.InvalidArgument, $"disk source '{source}' is neither 'nbd' nor 'file'"),
+                }), ctx.LibvirtXml);
+            }
+            catch (ArgumentException e)
+            {
+                throw new StoragePoolException(ErrorCode.InvalidArgument, e.Message, e); // a target name the guest cannot have
+            }
+        });
         app.MapGet(ApiRoutes.Export("{**name}"), async (string name, CancellationToken ct) =>
             Json(NbdService.Describe(options.Nbd, name, await pm.CheckExportAsync(name, ct)), ctx.ExportInfo));
 

@@ -66,6 +66,10 @@ public class FuseFileSystemTests
         Assert.That(shrink.Stderr, Does.Contain("Operation not permitted"), shrink.ToString());
         Assert.That(daemon.Log, Does.Contain("would lose what is past the new end"), "the log says why");
         Assert.That((await daemon.Client.GetVolumeAsync(new VolumeRef("default", "v2"))).SizeBytes, Is.EqualTo(128 * MiB), "nothing changed");
+        await Tools.OutputAsync("truncate", "-s", "0", file); // how virsh vol-wipe zeroes a file: empty, then the old size
+        await Tools.OutputAsync("truncate", "-s", "128M", file);
+        var wiped = await daemon.Client.GetVolumeAsync(new VolumeRef("default", "v2"));
+        Assert.That((wiped.SizeBytes, wiped.AllocatedBytes), Is.EqualTo((128 * MiB, 0L)));
 
         // cp makes a volume of the file's size
         var source = Path.Combine(daemon.Root, "source");

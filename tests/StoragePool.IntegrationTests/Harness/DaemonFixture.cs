@@ -151,7 +151,9 @@ public sealed class DaemonProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--nbd-socket", NbdSocket, "--fuse-mount", FuseMount, "--config", ConfigFile, .. _extraArgs])
+        foreach (var a in (string[])["--data-dir", DataDir, "--api-socket", ApiSocket, "--nbd-socket", NbdSocket, "--fuse-mount", FuseMount, "--config", ConfigFile,
+                     // libvirt pools only where a test asks for them: they live in the one libvirtd of the machine
+                     .. _extraArgs.Contains("--libvirt-uri") ? [] : (string[])["--no-libvirt"], .. _extraArgs])
         {
             info.ArgumentList.Add(a);
         }
