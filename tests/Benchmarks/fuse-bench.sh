@@ -39,7 +39,7 @@ bindfs -f "$work/plain" "$work/bindfs" &
 pids+=($!)
 echo '{}' > "$work/sp.json"
 "$daemon" --data-dir "$work/sp" --api-socket "$work/sp-api.sock" --nbd-socket "$work/sp-nbd.sock" \
-    --fuse-mount "$work/fs" --config "$work/sp.json" >"$work/sp.log" 2>&1 &
+    --fuse-mount "$work/fs" --no-libvirt --config "$work/sp.json" >"$work/sp.log" 2>&1 &
 pids+=($!)
 sp_pid=$!
 bindfs_pid=${pids[0]}

@@ -43,7 +43,7 @@ qemu-nbd --fork --persistent --shared=64 --format=raw --cache=writeback --socket
 nbdkit -U "$work/nbdkit.sock" -P "$work/nbdkit.pid" file "$work/nbdkit.img"
 echo '{}' > "$work/sp.json"
 "$daemon" --data-dir "$work/sp" --api-socket "$work/sp-api.sock" --nbd-socket "$work/sp-nbd.sock" \
-    --config "$work/sp.json" >"$work/sp.log" 2>&1 &
+    --no-fuse --no-libvirt --config "$work/sp.json" >"$work/sp.log" 2>&1 &
 echo $! > "$work/sp.pid"
 for _ in $(seq 100); do [ -f "$work/qemu.pid" ] && [ -f "$work/nbdkit.pid" ] && [ -S "$work/sp-nbd.sock" ] && break; sleep 0.1; done
 pids+=("$(cat "$work/qemu.pid")" "$(cat "$work/nbdkit.pid")" "$(cat "$work/sp.pid")")

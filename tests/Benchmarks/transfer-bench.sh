@@ -128,7 +128,7 @@ if [ "$sp" = 1 ]; then
     for side in a b; do
         sp_port[$side]=$(free_port)
         "$daemon" --data-dir "$work/sp-$side" --api-socket "$work/$side-api.sock" --nbd-socket "$work/$side-nbd.sock" \
-            --listen "127.0.0.1:${sp_port[$side]}" --config "$work/sp.json" >"$work/sp-$side.log" 2>&1 &
+            --listen "127.0.0.1:${sp_port[$side]}" --no-fuse --no-libvirt --config "$work/sp.json" >"$work/sp-$side.log" 2>&1 &
         pids+=($!)
     done
     server_s[storagepool]=${pids[2]}; server_r[storagepool]=${pids[3]}
