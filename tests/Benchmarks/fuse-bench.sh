@@ -63,7 +63,7 @@ declare -A workload=(
 cpu_ticks() { if [ "$1" = none ]; then echo 0; else awk '{ print $14 + $15 }' "/proc/$1/stat"; fi; }
 hz=$(getconf CLK_TCK)
 
-echo "server workload run iops bytes_per_s cpu_s bytes" > "$work/results"
+: > "$work/results"   # one line per fio run: server workload run iops bytes_per_s cpu_s bytes
 servers=(storagepoold bindfs backing)
 for name in "${workloads[@]}"; do
     [ -n "${workload[$name]:-}" ] || { echo "unknown workload $name (${!workload[*]})" >&2; exit 2; }
@@ -76,37 +76,10 @@ for name in "${workloads[@]}"; do
             fio --name="$name" --filename="${file[$server]}" --ioengine=libaio --direct=1 --iodepth=32 --size="${size_mb}M" \
                 ${workload[$name]} --output-format=json --output="$work/fio.json" >/dev/null
             after=$(cpu_ticks "${pid[$server]:-none}")
-            python3 - "$server" "$name" "$run" "$((after - before))" "$hz" "$work/fio.json" >> "$work/results" <<'PY'
-import json, sys
-server, name, run, ticks, hz, path = sys.argv[1:]
-job = json.load(open(path))["jobs"][0]
-side = job["read"] if "read" in name else job["write"]
-print(server, name, run, side["iops"], side["bw_bytes"], int(ticks) / int(hz), side["io_bytes"])
-PY
+            python3 tests/Benchmarks/fio-results.py record "$server" "$name" "$run" "$((after - before))" "$hz" "$work/fio.json" >> "$work/results"
             echo "   $name run $run $server done" >&2
         done
     done
 done
 
-python3 - "$work/results" "$runs" "$size_mb" <<'PY'
-import statistics, sys
-from collections import defaultdict
-path, runs, size_mb = sys.argv[1], sys.argv[2], sys.argv[3]
-rows = [line.split() for line in open(path).read().splitlines()[1:]]
-by = defaultdict(list)
-for server, name, run, iops, bw, cpu, nbytes in rows:
-    by[(server, name)].append((float(iops), float(bw), float(cpu) / (float(nbytes) / 2**30)))
-med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in by.items()}
-print(f"Medians of {runs} runs, {size_mb} MiB file, fio libaio O_DIRECT, iodepth 32, one job.\n")
-print("| workload | storagepoold FUSE | bindfs | backing file | ratio vs bindfs | server CPU s/GiB: ours / bindfs's |")
-print("|---|---|---|---|---|---|")
-for name in sorted({name for _, name in med}, key=["seq-read-1M", "seq-write-1M", "rand-read-4K", "rand-write-4K"].index):
-    seq = name.startswith("seq")
-    def show(server):
-        iops, bw, _ = med[(server, name)]
-        return f"{bw / 2**20:.0f} MiB/s" if seq else f"{iops / 1000:.1f}k IOPS"
-    ratio = med[("storagepoold", name)][0] / med[("bindfs", name)][0]
-    ours_cpu, peer_cpu = med[("storagepoold", name)][2], med[("bindfs", name)][2]
-    print(f"| {name} | {show('storagepoold')} | {show('bindfs')} | {show('backing')} | {ratio:.2f}× "
-          f"| {ours_cpu:.2f} / {peer_cpu:.2f} |")
-PY
+python3 tests/Benchmarks/fio-results.py table "$work/results" "Medians of $runs runs, $size_mb MiB file, fio libaio O_DIRECT, iodepth 32, one job." storagepoold bindfs backing
