@@ -56,7 +56,7 @@ struct sp_fuse_dirent {
     const char *name;
 };
 
-/* Flags of an open or create reply. */
+/* Flags of an open or create reply (a create reply goes through libfuse, which cannot send PARALLEL_WRITES). */
 # define SP_FUSE_OPEN_DIRECT_IO (1u << 0)
 # define SP_FUSE_OPEN_KEEP_CACHE (1u << 1)
 # define SP_FUSE_OPEN_PARALLEL_WRITES (1u << 2)

@@ -108,6 +108,10 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "virConnectClose")]
         internal static partial int ConnectClose(nint conn);
 
+        /// <summary>1 when the connection still reaches its daemon, 0 when it is gone (libvirtd stopped), -1 on error.</summary>
+        [LibraryImport(Lib, EntryPoint = "virConnectIsAlive")]
+        internal static partial int ConnectIsAlive(ConnectHandle conn);
+
         [LibraryImport(Lib, EntryPoint = "virConnectGetURI")]
         [return: MarshalUsing(typeof(OwnedStringMarshaller))]
         internal static partial string? ConnectGetUri(ConnectHandle conn);

@@ -35,6 +35,9 @@ public sealed class LibvirtConnection : IDisposable
     /// <summary>The URI libvirt says this connection is to (the canonical form of what was opened).</summary>
     public string Uri => LibvirtCalls.Check(Native.ConnectGetUri(Handle), "reading the libvirt connection's URI");
 
+    /// <summary>False once the daemon behind the connection has gone away (stopped, restarted): open a new one.</summary>
+    public bool IsAlive => Native.ConnectIsAlive(Handle) == 1;
+
     /// <summary>The version of the libvirt library serving this connection (9.0.0 on Debian 12).</summary>
     public Version LibraryVersion
     {

@@ -18,6 +18,7 @@ public sealed class PoolTests
         var connection = LibvirtConnection.Open(TestUri);
         Assert.That(connection.Uri, Is.EqualTo(TestUri));
         Assert.That(connection.LibraryVersion, Is.GreaterThanOrEqualTo(new Version(9, 0, 0)));
+        Assert.That(connection.IsAlive, Is.True, "an in-process driver is always there");
 
         connection.Dispose();
         Assert.That(() => connection.ListPools(), Throws.TypeOf<ObjectDisposedException>());

@@ -34,6 +34,7 @@ internal sealed class LibvirtPools(PoolManager pool, DaemonOptions options, ILog
     private LibvirtConnection? _connection;
     private IDisposable? _subscription;
     private string? _unreachable;
+    private int _retryPending;
 
     private enum WorkKind
     {
@@ -133,48 +134,59 @@ internal sealed class LibvirtPools(PoolManager pool, DaemonOptions options, ILog
         }
     }
 
-    /// <summary>One piece of work, on a thread that may block.</summary>
+    /// <summary>
+    /// One piece of work, on a thread that may block. When libvirtd has gone away (restarted) the connection is
+    /// dead: connect again, put every pool's state back, and do the work on the new connection.
+    /// </summary>
     private void Apply(Work work, IReadOnlyList<string> pools)
     {
-        if (Connect() is not { } connection)
+        for (var attempt = 0; attempt < 2; attempt++)
         {
-            return;
-        }
-        try
-        {
-            switch (work.Kind)
+            if (Connect() is not { } connection)
             {
-                case WorkKind.EnsureAll:
-                    foreach (var name in pools)
-                    {
-                        Ensure(connection, name);
-                    }
-                    break;
-                case WorkKind.Ensure:
-                    Ensure(connection, work.Pool!);
-                    break;
-                case WorkKind.Remove:
-                    Remove(connection, work.Pool!);
-                    break;
-                case WorkKind.Refresh:
-                    Refresh(connection, work.Pool!);
-                    break;
-                case WorkKind.Observe:
-                    Observe(connection, work.Pool!);
-                    break;
+                return;
+            }
+            try
+            {
+                Do(connection, work, pools);
+                return;
+            }
+            catch (LibvirtException e) when (!connection.IsAlive)
+            {
+                logger.LibvirtLost(Uri!, e.LibvirtMessage);
+                Disconnect();
+                _work.Writer.TryWrite(new Work(WorkKind.EnsureAll, null));
+            }
+            catch (LibvirtException e)
+            {
+                logger.LibvirtPoolFailed(work.Pool ?? "*", e.Message);
+                return;
             }
         }
-        catch (LibvirtException e) when (e.LibvirtCode is LibvirtErrorCodes.InternalError or LibvirtErrorCodes.OperationFailed
-            && !IsAlive(connection))
+    }
+
+    private void Do(LibvirtConnection connection, Work work, IReadOnlyList<string> pools)
+    {
+        switch (work.Kind)
         {
-            // libvirtd went away (restarted): connect again and put every pool back
-            logger.LibvirtLost(Uri!, e.LibvirtMessage);
-            Disconnect();
-            RetryLater();
-        }
-        catch (LibvirtException e)
-        {
-            logger.LibvirtPoolFailed(work.Pool ?? "*", e.Message);
+            case WorkKind.EnsureAll:
+                foreach (var name in pools)
+                {
+                    Ensure(connection, name);
+                }
+                break;
+            case WorkKind.Ensure:
+                Ensure(connection, work.Pool!);
+                break;
+            case WorkKind.Remove:
+                Remove(connection, work.Pool!);
+                break;
+            case WorkKind.Refresh:
+                Refresh(connection, work.Pool!);
+                break;
+            case WorkKind.Observe:
+                Observe(connection, work.Pool!);
+                break;
         }
     }
 
@@ -207,7 +219,15 @@ internal sealed class LibvirtPools(PoolManager pool, DaemonOptions options, ILog
             {
                 _states[name] = _states[name] with { Active = false, Problem = reason };
             }
-            RetryLater();
+            // one retry pending at a time, however many pieces of work found libvirt missing
+            if (Interlocked.Exchange(ref _retryPending, 1) == 0)
+            {
+                _ = Task.Delay(RetryInterval).ContinueWith(_ =>
+                {
+                    Volatile.Write(ref _retryPending, 0);
+                    _work.Writer.TryWrite(new Work(WorkKind.EnsureAll, null));
+                }, TaskScheduler.Default);
+            }
             return null;
         }
     }
@@ -218,22 +238,6 @@ internal sealed class LibvirtPools(PoolManager pool, DaemonOptions options, ILog
         _subscription = null;
         _connection?.Dispose();
         _connection = null;
-    }
-
-    private void RetryLater() =>
-        _ = Task.Delay(RetryInterval).ContinueWith(_ => _work.Writer.TryWrite(new Work(WorkKind.EnsureAll, null)), TaskScheduler.Default);
-
-    private static bool IsAlive(LibvirtConnection connection)
-    {
-        try
-        {
-            _ = connection.Uri;
-            return true;
-        }
-        catch (LibvirtException)
-        {
-            return false;
-        }
     }
 
     private void Ensure(LibvirtConnection connection, string name)
@@ -296,7 +300,7 @@ internal sealed class LibvirtPools(PoolManager pool, DaemonOptions options, ILog
             {
                 existing.Refresh();
             }
-            catch (LibvirtException e) when (e.LibvirtCode == LibvirtErrorCodes.InternalError)
+            catch (LibvirtException e) when (e.LibvirtCode == LibvirtErrorCodes.InternalError && connection.IsAlive)
             {
                 // "has asynchronous jobs running": libvirt is making a volume; it knows about that one itself
                 RetryRefresh(name);

@@ -11,13 +11,15 @@ public sealed class LibvirtDaemon : IAsyncDisposable
     public const string Uri = "qemu:///system";
 
     private readonly TestDirectory _root;
-    private readonly int? _pid;
+    private int? _pid;
 
     private LibvirtDaemon(TestDirectory root, int? pid)
     {
         _root = root;
         _pid = pid;
     }
+
+    private string PidFile => Path.Combine(_root.Path, "libvirtd.pid");
 
     public static async Task<LibvirtDaemon> StartAsync()
     {
@@ -26,15 +28,39 @@ public sealed class LibvirtDaemon : IAsyncDisposable
         {
             return new LibvirtDaemon(root, null);
         }
-        var pidFile = Path.Combine(root.Path, "libvirtd.pid");
-        var start = await Tools.RunAsync("/usr/sbin/libvirtd", "-d", "-p", pidFile);
+        var daemon = new LibvirtDaemon(root, null);
+        var start = await Tools.RunAsync("/usr/sbin/libvirtd", "-d", "-p", daemon.PidFile);
         Assert.That(start.ExitCode, Is.Zero, start.ToString());
-        var daemon = new LibvirtDaemon(root, int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture));
+        daemon._pid = int.Parse(await File.ReadAllTextAsync(daemon.PidFile), System.Globalization.CultureInfo.InvariantCulture);
+        await WaitUntilUpAsync();
+        return daemon;
+    }
+
+    private static async Task WaitUntilUpAsync()
+    {
         for (var i = 0; i < 100 && (await Virsh("uri")).ExitCode != 0; i++)
         {
             await Task.Delay(100);
         }
-        return daemon;
+    }
+
+    /// <summary>Stops and starts libvirtd, as a package upgrade would; only one this fixture started can be restarted.</summary>
+    public async Task RestartAsync()
+    {
+        if (_pid is not { } pid)
+        {
+            Assert.Ignore("libvirtd was already running before the tests; they do not restart someone else's daemon");
+            return;
+        }
+        await Tools.SignalAsync(pid, "TERM");
+        for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
+        {
+            await Task.Delay(100);
+        }
+        var start = await Tools.RunAsync("/usr/sbin/libvirtd", "-d", "-p", PidFile);
+        Assert.That(start.ExitCode, Is.Zero, start.ToString());
+        _pid = int.Parse(await File.ReadAllTextAsync(PidFile), System.Globalization.CultureInfo.InvariantCulture);
+        await WaitUntilUpAsync();
     }
 
     /// <summary>Runs <c>virsh -c qemu:///system ARGS</c>.</summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using StoragePool.Core.Naming;
 using StoragePool.IntegrationTests.Harness;
+using StoragePool.Libvirt;
 using StoragePool.Testing;
 using static StoragePool.IntegrationTests.Harness.LibvirtDaemon;
 
@@ -160,6 +161,61 @@ public class VirshTests
             var start = await Virsh("pool-start", pool);
             Assert.That(start.ExitCode, Is.Not.Zero, start.ToString());
             await daemon.RestartAsync();
+        }
+        finally
+        {
+            await RemovePoolAsync(daemon, pool);
+        }
+    }
+
+    [Test]
+    public async Task The_bindings_create_upload_download_resize_and_delete_a_volume_through_libvirtd()
+    {
+        var (daemon, pool) = await StartWithPoolAsync();
+        await using var _ = daemon;
+        try
+        {
+            await WaitForAsync(PoolListAsync, $" {pool} ", "virsh pool-list");
+            using var connection = LibvirtConnection.Open(LibvirtDaemon.Uri);
+            Assert.That(connection.IsAlive, Is.True);
+            using var libvirtPool = connection.LookupPool(pool)!;
+            using var volume = libvirtPool.CreateVolume("<volume><name>lib1</name><capacity unit='bytes'>8388608</capacity></volume>");
+            Assert.That((await daemon.Client.GetVolumeAsync(new VolumeRef(pool, "lib1"))).SizeBytes, Is.EqualTo(8L << 20));
+
+            var data = RandomNumberGenerator.GetBytes(1 << 20);
+            volume.Upload(new MemoryStream(data), offset: 1 << 20, length: data.Length);
+            var back = new MemoryStream();
+            Assert.That(volume.Download(back, offset: 1 << 20, length: data.Length), Is.EqualTo(data.Length));
+            Assert.That(back.ToArray(), Is.EqualTo(data), "a libvirt stream carried the bytes both ways");
+
+            volume.Resize(16L << 20);
+            var info = volume.GetInfo();
+            var ours = await daemon.Client.GetVolumeAsync(new VolumeRef(pool, "lib1"));
+            Assert.That((info.Capacity, info.Allocation), Is.EqualTo((ours.SizeBytes, ours.AllocatedBytes)));
+            Assert.That(ours.SizeBytes, Is.EqualTo(16L << 20));
+
+            volume.Delete();
+            Assert.That(await daemon.Client.ListVolumesAsync(pool), Is.Empty);
+        }
+        finally
+        {
+            await RemovePoolAsync(daemon, pool);
+        }
+    }
+
+    [Test]
+    public async Task After_libvirtd_restarts_the_daemon_connects_again_and_keeps_libvirt_up_to_date()
+    {
+        var (daemon, pool) = await StartWithPoolAsync();
+        await using var _ = daemon;
+        try
+        {
+            await WaitForAsync(PoolListAsync, $" {pool} ", "virsh pool-list");
+            await _libvirt.RestartAsync();
+            await daemon.RunCliAsync("volume", "create", $"{pool}/after", "8M");
+            await WaitForAsync(async () => (await Virsh("vol-list", pool)).Stdout, " after ", "vol-list after a CLI create, libvirtd restarted");
+            Assert.That(daemon.Log, Does.Contain("Lost libvirt"));
+            await WaitForAsync(async () => (await daemon.RunCliAsync("pool", "show", pool)).Stdout, "active, autostart", "pool show");
         }
         finally
         {
