@@ -26,6 +26,7 @@ internal static class Program
         var listen = new Option<string?>("--listen") { Description = "also serve the REST API on TCP, ADDR:PORT (e.g. 10.0.0.2:7100); every call needs the token" };
         var noDefaultPool = new Option<bool>("--no-default-pool") { Description = "on first start, do not create store 'local' under the data directory and pool 'default' on it" };
         var nbdSocket = new Option<string?>("--nbd-socket") { Description = "unix socket of the NBD server (default /run/storagepool/nbd.sock as root, $XDG_RUNTIME_DIR/storagepool/nbd.sock otherwise)" };
+        var nbdSocketGroup = new Option<string?>("--nbd-socket-group") { Description = "the group that may connect to the NBD socket, as the VMs' QEMU must (default as root: libvirt-qemu, or qemu, whichever exists)" };
         var nbdListen = new Option<string?>("--nbd-listen") { Description = "also serve NBD on TCP, ADDR:PORT (e.g. 10.0.0.2:10809); TLS is required unless the address is loopback or --nbd-insecure is given" };
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "allow NBD on a non-loopback TCP address without TLS" };
         var nbdTlsCert = new Option<string?>("--nbd-tls-cert") { Description = "PEM certificate (chain) for NBD over TCP (STARTTLS)" };
@@ -48,7 +49,7 @@ internal static class Program
             "Example:\n  storagepoold --data-dir /var/lib/storagepool --listen 10.0.0.2:7100 \\\n" +
             "      --nbd-listen 10.0.0.2:10809 --nbd-tls-cert /etc/storagepool/nbd.crt --nbd-tls-key /etc/storagepool/nbd.key")
         {
-            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen, tlsCert, tlsKey, tlsCa,
+            config, dataDir, apiSocket, listen, noDefaultPool, nbdSocket, nbdSocketGroup, nbdListen, nbdInsecure, nbdTlsCert, nbdTlsKey, transferBandwidth, transferListen, tlsCert, tlsKey, tlsCa,
             fuseMount, noFuse, fuseAllowShrink, libvirtUri, noLibvirt,
         };
         root.SetAction(async (result, ct) =>
@@ -61,6 +62,7 @@ internal static class Program
                     Listen: result.GetValue(listen),
                     CreateDefaultPool: result.GetValue(noDefaultPool) ? false : null,
                     NbdSocket: result.GetValue(nbdSocket),
+                    NbdSocketGroup: result.GetValue(nbdSocketGroup),
                     NbdListen: result.GetValue(nbdListen),
                     NbdInsecure: result.GetValue(nbdInsecure) ? true : null,
                     NbdTlsCertificate: result.GetValue(nbdTlsCert),

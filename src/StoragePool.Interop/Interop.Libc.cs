@@ -96,6 +96,56 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Umount2(string target, int flags);
 
+        [LibraryImport(Lib, EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int Chown(string path, uint owner, uint group);
+
+        /// <summary>Gives the file (a unix socket, say) to group <paramref name="groupId"/>, keeping its owner.</summary>
+        internal static void ChangeGroup(string path, uint groupId)
+        {
+            if (Chown(path, uint.MaxValue, groupId) != 0)
+            {
+                throw LastError($"giving '{path}' to group {groupId} (chown)");
+            }
+        }
+
+        /// <summary>struct group of glibc on x86_64; only the id is read, the strings point into the caller's buffer.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        private struct Group
+        {
+            public nint Name;
+            public nint Password;
+            public uint Id;
+            public nint Members;
+        }
+
+        [LibraryImport(Lib, EntryPoint = "getgrnam_r", StringMarshalling = StringMarshalling.Utf8)]
+        private static unsafe partial int GetGroupByName(string name, out Group group, byte* buffer, nuint length, out nint result);
+
+        private const int ERANGE = 34;
+
+        /// <summary>The id of group <paramref name="name"/> as the system's name services know it (what
+        /// <c>getent group NAME</c> prints), or null when there is no such group.</summary>
+        internal static unsafe uint? GroupId(string name)
+        {
+            for (var size = 1024; ; size *= 4)
+            {
+                var buffer = new byte[size];
+                fixed (byte* start = buffer)
+                {
+                    var rc = GetGroupByName(name, out var group, start, (nuint)size, out var found);
+                    if (rc == ERANGE && size < 1 << 20)
+                    {
+                        continue;
+                    }
+                    if (rc != 0)
+                    {
+                        throw Error(rc, $"looking up group '{name}' (getgrnam_r)");
+                    }
+                    return found == 0 ? null : group.Id;
+                }
+            }
+        }
+
         /// <summary>Releases memory a C library allocated with malloc and handed to us (libvirt's <c>char*</c> results, for one).</summary>
         [LibraryImport(Lib, EntryPoint = "free")]
         internal static partial void Free(nint pointer);

@@ -141,6 +141,10 @@ public sealed class NbdServer : IAsyncDisposable
             socket.Bind(new UnixDomainSocketEndPoint(path));
             // the socket reaches every volume: owner and group only
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            if (_options.UnixSocketGroupId is { } group)
+            {
+                Interop.Interop.Libc.ChangeGroup(path, group);
+            }
             socket.Listen(512);
         }
         catch (SocketException ex)
@@ -148,6 +152,11 @@ public sealed class NbdServer : IAsyncDisposable
             socket.Dispose();
             throw new StoragePoolException(ErrorCode.IoError,
                 $"cannot listen for NBD on unix socket '{path}': {ex.Message}", ex);
+        }
+        catch (StoragePoolException)
+        {
+            socket.Dispose();
+            throw;
         }
         return new Listener(socket, "unix:" + path, path, TlsPolicy.For(_options, tcpEndPoint: null));
     }

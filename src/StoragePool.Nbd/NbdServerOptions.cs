@@ -10,6 +10,10 @@ public sealed record NbdServerOptions
     /// when <see cref="TlsCertificate"/> is set, never required.</summary>
     public string? UnixSocketPath { get; init; }
 
+    /// <summary>The group the unix socket is given to, so that its members may connect (QEMU's group under libvirt,
+    /// to reach volumes as disks); null keeps the daemon's own group.</summary>
+    public uint? UnixSocketGroupId { get; init; }
+
     /// <summary>A TCP endpoint to listen on; port 0 picks a free port (see <see cref="NbdServer.Endpoints"/>).</summary>
     public IPEndPoint? TcpEndPoint { get; init; }
 

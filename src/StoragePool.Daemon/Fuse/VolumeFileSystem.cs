@@ -145,7 +145,13 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
     public void GetXAttr(ulong req, ulong ino, string name, ulong size) => Run(req, "getxattr", ino, async () =>
     {
         var node = NodeOf(ino);
-        if (!name.StartsWith(XAttrPrefix, StringComparison.Ordinal) || node.IsDirectory)
+        if (!name.StartsWith(XAttrPrefix, StringComparison.Ordinal))
+        {
+            // no other attribute is kept, so other names are unsupported rather than absent: libvirt then skips
+            // remembering owners in trusted.libvirt.security.* instead of failing to set them (setxattr is ENOTSUP)
+            throw new FuseError(EOPNOTSUPP);
+        }
+        if (node.IsDirectory)
         {
             throw new FuseError(ENODATA);
         }

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Sizes;
+using Libc = StoragePool.Interop.Interop.Libc;
 
 namespace StoragePool.Daemon.Hosting;
 
@@ -25,6 +26,7 @@ public sealed record DaemonConfig(
     bool? NbdInsecure = null,
     string? NbdTlsCertificate = null,
     string? NbdTlsKey = null,
+    string? NbdSocketGroup = null,
     string? TransferBandwidth = null,
     string? TransferListen = null,
     string? TlsCertificate = null,
@@ -51,7 +53,8 @@ public sealed record TlsFiles(string? Certificate, string? Key, string? Ca)
 }
 
 /// <summary>The NBD server's endpoints: always the unix socket, TCP when asked (TLS unless loopback or insecure).</summary>
-public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey);
+/// <param name="SocketGroupId">the group the unix socket is given to (QEMU's, so that VMs reach volumes as disks); null keeps the daemon's.</param>
+public sealed record NbdEndpoints(string Socket, IPEndPoint? Listen, bool Insecure, string? TlsCertificate, string? TlsKey, uint? SocketGroupId = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
@@ -106,7 +109,8 @@ public sealed record DaemonOptions(
             (commandLine.NbdListen ?? config.NbdListen) is { Length: > 0 } n ? ParseEndpoint(n) : null,
             commandLine.NbdInsecure ?? config.NbdInsecure ?? false,
             commandLine.NbdTlsCertificate ?? config.NbdTlsCertificate,
-            commandLine.NbdTlsKey ?? config.NbdTlsKey);
+            commandLine.NbdTlsKey ?? config.NbdTlsKey,
+            NbdSocketGroupId(commandLine.NbdSocketGroup ?? config.NbdSocketGroup));
         if ((nbd.TlsCertificate is null) != (nbd.TlsKey is null))
         {
             throw new StoragePoolException(ErrorCode.InvalidArgument,
@@ -143,6 +147,24 @@ public sealed record DaemonOptions(
         return new DaemonOptions(dataDir, socket, endpoint, token, generated,
             commandLine.CreateDefaultPool ?? config.CreateDefaultPool ?? true, nbd, bandwidth, transferListen, tls, fuse,
             commandLine.Libvirt ?? config.Libvirt ?? true ? commandLine.LibvirtUri ?? config.LibvirtUri ?? DefaultLibvirtUri : null);
+    }
+
+    /// <summary>The groups QEMU runs as under libvirt: Debian's and Ubuntu's (<c>libvirt-qemu</c>), RHEL's and Fedora's (<c>qemu</c>).</summary>
+    private static readonly string[] QemuGroups = ["libvirt-qemu", "qemu"];
+
+    /// <summary>
+    /// The NBD socket's group: the one named, or by default QEMU's group when the daemon runs as root and the group
+    /// exists, so that libvirt's VMs can open their NBD disks (the socket is 0660).
+    /// </summary>
+    private static uint? NbdSocketGroupId(string? name)
+    {
+        if (name is { Length: > 0 })
+        {
+            return Libc.GroupId(name) ?? throw new StoragePoolException(ErrorCode.InvalidArgument,
+                $"the NBD socket's group '{name}' does not exist (see getent group); name the group QEMU runs as, e.g. libvirt-qemu");
+        }
+        // only root may give a file to a group it is not in
+        return Environment.IsPrivilegedProcess ? QemuGroups.Select(Libc.GroupId).FirstOrDefault(id => id is not null) : null;
     }
 
     private static string GeneratedTokenPathIn(string dataDir) => Path.Combine(dataDir, DefaultPaths.TokenFileName);

@@ -18,6 +18,7 @@ internal sealed class NbdService(NbdExports exports, ILogger<NbdServer> logger, 
         _server = new NbdServer(exports, logger, new NbdServerOptions
         {
             UnixSocketPath = nbd.Socket,
+            UnixSocketGroupId = nbd.SocketGroupId,
             TcpEndPoint = nbd.Listen,
             TlsCertificate = nbd.TlsCertificate is { } cert ? X509Certificate2.CreateFromPemFile(cert, nbd.TlsKey) : null,
             Insecure = nbd.Insecure,

@@ -161,6 +161,9 @@ public class FuseFileSystemTests
         Assert.That((await Tools.OutputAsync("getfattr", "--only-values", "-n", "user.storagepool.state", file)).Trim(), Is.EqualTo("ready"));
         var setxattr = await Tools.RunAsync("setfattr", "-n", "user.storagepool.id", "-v", "x", file);
         Assert.That(setxattr.ExitCode, Is.Not.Zero, "the facts are read-only");
+        // no other attribute is kept: other names are unsupported, not absent, so libvirt does not try to set them
+        var other = await Tools.RunAsync("getfattr", "-n", "trusted.libvirt.security.dac", file);
+        Assert.That(other.Stderr, Does.Contain("Operation not supported"), other.ToString());
     }
 
     [Test]

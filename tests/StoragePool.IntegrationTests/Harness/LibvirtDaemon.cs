@@ -4,7 +4,8 @@ namespace StoragePool.IntegrationTests.Harness;
 
 /// <summary>
 /// The machine's libvirtd (qemu:///system), started by the test as root without systemd (<c>libvirtd -d -p PIDFILE</c>)
-/// and stopped by that PID; one that was already running is used and left running.
+/// and stopped by that PID; one that was already running is used and left running. The same goes for virtlogd, which
+/// takes the console and log of every domain.
 /// </summary>
 public sealed class LibvirtDaemon : IAsyncDisposable
 {
@@ -12,28 +13,40 @@ public sealed class LibvirtDaemon : IAsyncDisposable
 
     private readonly TestDirectory _root;
     private int? _pid;
+    private int? _logPid;
 
-    private LibvirtDaemon(TestDirectory root, int? pid)
+    private LibvirtDaemon(TestDirectory root)
     {
         _root = root;
-        _pid = pid;
     }
 
     private string PidFile => Path.Combine(_root.Path, "libvirtd.pid");
 
     public static async Task<LibvirtDaemon> StartAsync()
     {
-        var root = new TestDirectory();
-        if ((await Virsh("uri")).ExitCode == 0)
+        var daemon = new LibvirtDaemon(new TestDirectory());
+        if ((await Tools.RunAsync("pgrep", "-x", "virtlogd")).ExitCode != 0)
         {
-            return new LibvirtDaemon(root, null);
+            daemon._logPid = await StartDaemonAsync("/usr/sbin/virtlogd", Path.Combine(daemon._root.Path, "virtlogd.pid"));
         }
-        var daemon = new LibvirtDaemon(root, null);
-        var start = await Tools.RunAsync("/usr/sbin/libvirtd", "-d", "-p", daemon.PidFile);
-        Assert.That(start.ExitCode, Is.Zero, start.ToString());
-        daemon._pid = int.Parse(await File.ReadAllTextAsync(daemon.PidFile), System.Globalization.CultureInfo.InvariantCulture);
-        await WaitUntilUpAsync();
+        if ((await Virsh("uri")).ExitCode != 0)
+        {
+            daemon._pid = await StartDaemonAsync("/usr/sbin/libvirtd", daemon.PidFile);
+            await WaitUntilUpAsync();
+        }
         return daemon;
+    }
+
+    /// <summary>Starts <paramref name="program"/> <c>-d -p PIDFILE</c> and returns the PID it wrote.</summary>
+    private static async Task<int> StartDaemonAsync(string program, string pidFile)
+    {
+        var start = await Tools.RunAsync(program, "-d", "-p", pidFile);
+        Assert.That(start.ExitCode, Is.Zero, start.ToString());
+        for (var i = 0; i < 100 && !File.Exists(pidFile); i++)
+        {
+            await Task.Delay(50);
+        }
+        return int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task WaitUntilUpAsync()
@@ -52,29 +65,32 @@ public sealed class LibvirtDaemon : IAsyncDisposable
             Assert.Ignore("libvirtd was already running before the tests; they do not restart someone else's daemon");
             return;
         }
-        await Tools.SignalAsync(pid, "TERM");
-        for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
-        {
-            await Task.Delay(100);
-        }
-        var start = await Tools.RunAsync("/usr/sbin/libvirtd", "-d", "-p", PidFile);
-        Assert.That(start.ExitCode, Is.Zero, start.ToString());
-        _pid = int.Parse(await File.ReadAllTextAsync(PidFile), System.Globalization.CultureInfo.InvariantCulture);
+        await StopAsync(pid);
+        _pid = await StartDaemonAsync("/usr/sbin/libvirtd", PidFile);
         await WaitUntilUpAsync();
     }
 
     /// <summary>Runs <c>virsh -c qemu:///system ARGS</c>.</summary>
     public static Task<ToolResult> Virsh(params string[] args) => Tools.RunAsync("virsh", ["-c", Uri, .. args]);
 
+    private static async Task StopAsync(int pid)
+    {
+        await Tools.SignalAsync(pid, "TERM");
+        for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
+        {
+            await Task.Delay(100);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_pid is { } pid)
         {
-            await Tools.SignalAsync(pid, "TERM");
-            for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
-            {
-                await Task.Delay(100);
-            }
+            await StopAsync(pid);
+        }
+        if (_logPid is { } logPid)
+        {
+            await StopAsync(logPid);
         }
         _root.Dispose();
     }

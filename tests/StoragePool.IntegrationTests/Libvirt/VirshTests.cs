@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Xml.Linq;
 using StoragePool.Core.Naming;
 using StoragePool.IntegrationTests.Harness;
 using StoragePool.Libvirt;
@@ -243,5 +244,116 @@ public class VirshTests
         {
             await RemovePoolAsync(daemon, pool);
         }
+    }
+
+    [Test]
+    public async Task A_domain_runs_on_an_nbd_disk_and_a_pool_volume_and_takes_a_hot_plugged_disk()
+    {
+        var (daemon, pool) = await StartWithPoolAsync();
+        await using var _ = daemon;
+        var domain = "spvm" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        try
+        {
+            // QEMU runs as libvirt-qemu: it must pass through the test's directory to the NBD socket and the FUSE mount
+            File.SetUnixFileMode(daemon.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+            foreach (var name in (string[])["net", "file", "plug"])
+            {
+                Assert.That((await daemon.RunCliAsync("volume", "create", $"{pool}/{name}", "64M")).ExitCode, Is.Zero);
+            }
+            await WaitForAsync(async () => (await Virsh("vol-list", pool)).Stdout, " file ", "vol-list: libvirt knows the volume the domain names");
+            var nbdDisk = await CliOkAsync(daemon, "volume", "disk-xml", $"{pool}/net", "--nbd", "--target", "vdb");
+            var fileDisk = await CliOkAsync(daemon, "volume", "disk-xml", $"{pool}/file", "--file", "--target", "vdc");
+            var definition = Path.Combine(daemon.Root, "domain.xml");
+            await File.WriteAllTextAsync(definition, DomainXml(domain, nbdDisk, fileDisk));
+            await VirshOkAsync("create", definition);
+
+            // the guest's QEMU writes to its NBD disk; the bytes are in the volume's file
+            await GuestIoAsync(domain, "vdb", $"write -P 0x5a {1 << 20} {256 << 10}");
+            AssertFileHolds(daemon, pool, "net", 1 << 20, 256 << 10, 0x5a);
+
+            // bytes written to the volume's file are what the guest reads from its pool-volume disk
+            using (var handle = File.OpenHandle(Path.Combine(daemon.FuseMount, pool, "volumes", "file"), FileMode.Open, FileAccess.ReadWrite))
+            {
+                RandomAccess.Write(handle, Enumerable.Repeat((byte)0xa5, 256 << 10).ToArray(), 2 << 20);
+            }
+            await GuestIoAsync(domain, "vdc", $"read -P 0xa5 {2 << 20} {256 << 10}");
+
+            // what the guest writes to its pool-volume disk, qemu-io reads over NBD
+            await GuestIoAsync(domain, "vdc", $"write -P 0x3c {4 << 20} {256 << 10}");
+            var uri = (await CliOkAsync(daemon, "volume", "nbd-uri", $"{pool}/file")).Trim();
+            var read = await Tools.RunAsync("qemu-io", "-r", "-f", "raw", "-c", $"read -P 0x3c {4 << 20} {256 << 10}", uri);
+            Assert.That(read.Stdout, Does.Contain($"read {256 << 10}/{256 << 10} bytes").And.Not.Contain("verification failed"), read.ToString());
+
+            // hot plug: a third volume over NBD joins the running domain, is in use while attached, and leaves (on the
+            // SCSI bus, whose unplug needs no help from a guest OS, which this guest lacks)
+            var plug = Path.Combine(daemon.Root, "plug.xml");
+            await File.WriteAllTextAsync(plug, await CliOkAsync(daemon, "volume", "disk-xml", $"{pool}/plug", "--nbd", "--target", "sda"));
+            await VirshOkAsync("attach-device", domain, plug, "--live");
+            Assert.That(await VirshOkAsync("domblklist", domain), Does.Match($@"sda\s+{pool}/plug"));
+            await GuestIoAsync(domain, "sda", $"write -P 0x77 0 {64 << 10}");
+            AssertFileHolds(daemon, pool, "plug", 0, 64 << 10, 0x77);
+            var busy = await daemon.RunCliAsync("volume", "delete", $"{pool}/plug");
+            Assert.That(busy.ExitCode, Is.Not.Zero, busy.ToString());
+            Assert.That(busy.Stderr, Does.Contain("in use"), busy.ToString());
+            await VirshOkAsync("detach-device", domain, plug, "--live");
+            await WaitForAsync(async () => (await daemon.RunCliAsync("volume", "delete", $"{pool}/plug")).Stdout, "deleted", "delete after detach-device");
+        }
+        finally
+        {
+            await Virsh("destroy", domain);
+            await RemovePoolAsync(daemon, pool);
+        }
+    }
+
+    private static async Task<string> CliOkAsync(DaemonProcess daemon, params string[] args)
+    {
+        var result = await daemon.RunCliAsync(args);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        return result.Stdout;
+    }
+
+    /// <summary>A guest with no OS (the firmware finds nothing to boot and waits): KVM when the machine has it, TCG otherwise.</summary>
+    private static string DomainXml(string name, params string[] disks) =>
+        new XElement("domain", new XAttribute("type", File.Exists("/dev/kvm") ? "kvm" : "qemu"),
+            new XElement("name", name),
+            new XElement("memory", new XAttribute("unit", "MiB"), 64),
+            new XElement("vcpu", 1),
+            new XElement("os", new XElement("type", new XAttribute("arch", "x86_64"), new XAttribute("machine", "pc"), "hvm")),
+            new XElement("devices", disks.Select(XElement.Parse),
+                new XElement("controller", new XAttribute("type", "scsi"), new XAttribute("model", "virtio-scsi")))).ToString();
+
+    /// <summary>
+    /// Runs a qemu-io command inside the domain's QEMU on the disk the guest sees as <paramref name="target"/> (HMP
+    /// <c>qemu-io -d DEVICE</c>, through the guest's device and so its permissions and cache mode). QEMU prints the result
+    /// to its log; the command must have done all its bytes and, for <c>read -P</c>, found the pattern.
+    /// </summary>
+    private static async Task GuestIoAsync(string domain, string target, string command)
+    {
+        var disk = XDocument.Parse(await VirshOkAsync("dumpxml", domain)).Descendants("disk")
+            .Single(d => (string?)d.Element("target")?.Attribute("dev") == target);
+        var alias = disk.Element("alias")!.Attribute("name")!.Value;
+        // a virtio-blk disk's block backend is on the PCI device's virtio child; a SCSI disk has its own
+        var device = (string?)disk.Element("target")!.Attribute("bus") == "virtio" ? $"/machine/peripheral/{alias}/virtio-backend" : alias;
+        var log = $"/var/log/libvirt/qemu/{domain}.log";
+        var before = new FileInfo(log).Length;
+        var result = await VirshOkAsync("qemu-monitor-command", domain, "--hmp", $"qemu-io -d {device} \"{command}\"");
+        Assert.That(result.Trim(), Is.Empty, $"qemu-io {command} on {target}");
+        var length = command.Split(' ')[^1];
+        var printed = await WaitForAsync(async () =>
+        {
+            await using var file = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            file.Seek(before, SeekOrigin.Begin);
+            return await new StreamReader(file).ReadToEndAsync();
+        }, $" {length}/{length} bytes at offset", $"the guest's qemu-io {command} on {target}");
+        Assert.That(printed, Does.Not.Contain("verification failed"), $"the guest's qemu-io {command} on {target}");
+    }
+
+    private static void AssertFileHolds(DaemonProcess daemon, string pool, string volume, long offset, int length, byte value)
+    {
+        using var handle = File.OpenHandle(Path.Combine(daemon.FuseMount, pool, "volumes", volume));
+        var bytes = new byte[length];
+        Assert.That(RandomAccess.Read(handle, bytes, offset), Is.EqualTo(length));
+        Assert.That(bytes.All(b => b == value), Is.True, $"{volume} holds 0x{value:x2} at {offset}, {length} bytes");
     }
 }

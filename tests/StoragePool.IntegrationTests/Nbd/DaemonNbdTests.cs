@@ -119,4 +119,20 @@ public class DaemonNbdTests
         Assert.That(result.Stderr, Does.Contain("--nbd-tls-cert").And.Contain("--nbd-insecure"));
     }
 
+    [Test]
+    public async Task The_nbd_socket_belongs_to_the_group_qemu_runs_as_so_vms_can_open_their_disks()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        var expected = Tools.Succeeds("getent", "group", "libvirt-qemu") ? "libvirt-qemu" : "root";
+        Assert.That((await Tools.OutputAsync("stat", "-c", "%a %G", daemon.NbdSocket)).Trim(), Is.EqualTo($"660 {expected}"));
+
+        await daemon.StopAsync();
+        var result = await Tools.RunAsync(Repo.Daemon, daemon.CliEnvironment, "--data-dir", daemon.DataDir, "--api-socket", daemon.ApiSocket,
+            "--config", daemon.ConfigFile, "--nbd-socket", daemon.NbdSocket, "--nbd-socket-group", "no-such-group");
+        Assert.That(result.ExitCode, Is.EqualTo((int)ErrorCode.InvalidArgument), result.ToString());
+        Assert.That(result.Stderr, Does.Contain("'no-such-group' does not exist"));
+
+        await using var grouped = await DaemonProcess.StartAsync(extraArgs: ["--nbd-socket-group", "disk"]);
+        Assert.That((await Tools.OutputAsync("stat", "-c", "%G", grouped.NbdSocket)).Trim(), Is.EqualTo("disk"));
+    }
 }
