@@ -31,6 +31,8 @@ internal static partial class Interop
 
         // open flags
         internal const int ORdOnly = 0x0;
+        internal const int ORdWr = 0x2;
+        internal const int ODirect = 0x4000;
         internal const int ODirectory = 0x10000;
         internal const int OCloExec = 0x80000;
 
@@ -95,6 +97,46 @@ internal static partial class Interop
 
         [LibraryImport(Lib, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Umount2(string target, int flags);
+
+        [LibraryImport(Lib, EntryPoint = "pwrite", SetLastError = true)]
+        private static unsafe partial nint PWrite(SafeFileHandle fd, byte* buffer, nuint count, long offset);
+
+        /// <summary>
+        /// Writes all of <paramref name="data"/> at <paramref name="offset"/> through <paramref name="fd"/>, a descriptor
+        /// opened with O_DIRECT, when the buffer, its length and the offset are aligned (<see cref="AlignedBuffer"/>).
+        /// Returns false, having written nothing, when they are not or the file system refuses them (EINVAL): the caller
+        /// then writes through the page cache.
+        /// </summary>
+        internal static unsafe bool TryWriteDirect(SafeFileHandle fd, ReadOnlySpan<byte> data, long offset, string operation)
+        {
+            fixed (byte* start = data)
+            {
+                if (!AlignedBuffer.IsAligned(start, data.Length, offset))
+                {
+                    return false;
+                }
+                var done = 0;
+                while (done < data.Length)
+                {
+                    var written = PWrite(fd, start + done, (nuint)(data.Length - done), offset + done);
+                    if (written < 0)
+                    {
+                        var errno = Marshal.GetLastPInvokeError();
+                        if (errno == EINTR)
+                        {
+                            continue;
+                        }
+                        if (errno == EINVAL && done == 0)
+                        {
+                            return false;
+                        }
+                        throw Error(errno, $"{operation} (pwrite, O_DIRECT)");
+                    }
+                    done += (int)written;
+                }
+            }
+            return true;
+        }
 
         [LibraryImport(Lib, EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static partial int Chown(string path, uint owner, uint group);

@@ -40,10 +40,12 @@ if [[ " ${wanted[*]} " == *" storagepool "* ]]; then
     if [ "${SKIP_STORAGEPOOL:-0}" = 1 ]; then
         echo "note: SKIP_STORAGEPOOL=1, skipping the storagepool method" >&2
     else
-        dotnet build src/StoragePool.Daemon -c Release --nologo -v q >/dev/null
-        dotnet build src/StoragePool.Cli -c Release --nologo -v q >/dev/null
-        daemon=$repo/src/StoragePool.Daemon/bin/Release/net10.0/storagepoold
-        cli=$repo/src/StoragePool.Cli/bin/Release/net10.0/storagepool
+        # as the packages ship them: self-contained single files, precompiled (ReadyToRun); the CLI's start is timed
+        bin=$(mktemp -d /var/tmp/sp-transfer-bench-bin.XXXXXX)
+        dotnet publish src/StoragePool.Daemon -c Release -r linux-x64 --self-contained --nologo -v q -o "$bin/daemon" >/dev/null
+        dotnet publish src/StoragePool.Cli -c Release -r linux-x64 --self-contained --nologo -v q -o "$bin/cli" >/dev/null
+        daemon=$bin/daemon/storagepoold
+        cli=$bin/cli/storagepool
         # an unknown subcommand with --help prints the parent's help and exits 0, so look for copy's own usage
         if [[ $("$cli" volume copy --help 2>&1 || true) == *"storagepool volume copy"* ]]; then sp=1
         else echo "note: this storagepool has no 'volume copy' yet, skipping the storagepool method" >&2; fi
@@ -59,7 +61,7 @@ killtree() { local c; for c in $(pgrep -P "$1" || true); do killtree "$c"; done;
 cleanup() {
     for pid in "${pids[@]}" $(jobs -p); do killtree "$pid"; done
     sleep 0.5
-    rm -rf "$work"
+    rm -rf "$work" "${bin:-}"
 }
 trap cleanup EXIT
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

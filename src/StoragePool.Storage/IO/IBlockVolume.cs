@@ -58,6 +58,13 @@ public enum WriteOptions
 
     /// <summary>Write-zeroes must be fast (a hole or nothing) or fail.</summary>
     FastZero = 4,
+
+    /// <summary>
+    /// Bulk data nobody will read back soon (a transfer filling a volume): bypass the host's page cache where the
+    /// store can (O_DIRECT on the file store, for 4 KiB-aligned offset, length and buffer), so a large copy neither evicts the cache that running VMs use nor pays for
+    /// copying every byte into it. Other writes with it are written as usual.
+    /// </summary>
+    Uncached = 8,
 }
 
 /// <summary>A run of blocks: <see cref="Hole"/> when unallocated, <see cref="Zero"/> when it reads as zeros.</summary>

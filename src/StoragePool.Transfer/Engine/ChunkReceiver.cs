@@ -204,7 +204,7 @@ public sealed class ChunkReceiver : IAsyncDisposable
             }
             if (at > start)
             {
-                await _target.WriteAsync(offset + start, data[start..at], WriteOptions.None, ct);
+                await _target.WriteAsync(offset + start, data[start..at], WriteOptions.Uncached, ct);
                 Interlocked.Add(ref _bytesWritten, at - start);
             }
             start = at;

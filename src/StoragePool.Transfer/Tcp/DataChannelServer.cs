@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -8,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using StoragePool.Core.Errors;
+using StoragePool.Interop;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;
 
@@ -74,7 +74,6 @@ public sealed partial class DataChannelServer : IAsyncDisposable
     {
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
         Stream stream = new NetworkStream(socket, ownsSocket: true);
-        byte[]? payload = null;
         try
         {
             ChunkReceiver receiver;
@@ -101,7 +100,8 @@ public sealed partial class DataChannelServer : IAsyncDisposable
                 await stream.WriteAsync(DataChannel.EncodeAck(-1, null, null), _stop.Token);
             }
             var header = new byte[ChunkRecord.HeaderSize];
-            payload = ArrayPool<byte>.Shared.Rent(Zstd.CompressBound(receiver.Layout.ChunkSize));
+            // aligned, so that chunks go to the disk from here without a copy into the page cache (uncached writes)
+            var payload = AlignedBuffer.Allocate(Zstd.CompressBound(receiver.Layout.ChunkSize));
             while (true)
             {
                 try
@@ -114,11 +114,11 @@ public sealed partial class DataChannelServer : IAsyncDisposable
                 }
                 var record = ChunkRecord.Read(header);
                 record.Validate(receiver.Layout);
-                await stream.ReadExactlyAsync(payload.AsMemory(0, record.PayloadLength), _stop.Token);
+                await stream.ReadExactlyAsync(payload[..record.PayloadLength], _stop.Token);
                 byte[] ack;
                 try
                 {
-                    await receiver.ReceiveAsync(record, payload.AsMemory(0, record.PayloadLength), _stop.Token);
+                    await receiver.ReceiveAsync(record, payload[..record.PayloadLength], _stop.Token);
                     ack = DataChannel.EncodeAck(record.Index, null, null);
                 }
                 catch (StoragePoolException e) when (e.Code != ErrorCode.InvalidArgument)
@@ -140,10 +140,6 @@ public sealed partial class DataChannelServer : IAsyncDisposable
         }
         finally
         {
-            if (payload is not null)
-            {
-                ArrayPool<byte>.Shared.Return(payload);
-            }
             await stream.DisposeAsync();
         }
     }

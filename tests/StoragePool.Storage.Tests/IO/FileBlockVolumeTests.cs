@@ -1,4 +1,5 @@
 using StoragePool.Core.Errors;
+using StoragePool.Interop;
 using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
 using StoragePool.Testing;
@@ -51,6 +52,31 @@ public sealed class FileBlockVolumeTests
             Assert.That(volume.Revoked.IsCancellationRequested, Is.True);
         }
     }
+
+    [Test]
+    public async Task An_uncached_write_that_is_aligned_bypasses_the_page_cache_and_any_other_goes_through_it()
+    {
+        var aligned = AlignedBuffer.Allocate(64 * Block);
+        Random.Shared.NextBytes(aligned.Span);
+        await _volume.WriteAsync(4 * Block, aligned, WriteOptions.Uncached, CancellationToken.None);
+        Assert.That(await ResidentBytesAsync(), Is.Zero, "the aligned write went to the disk (O_DIRECT), not into the page cache");
+
+        // misaligned buffer, offset or length: the same bytes, through the page cache
+        var unaligned = aligned[1..(Block + 1)].ToArray();
+        await _volume.WriteAsync(100 * Block + 7, unaligned, WriteOptions.Uncached, CancellationToken.None);
+        Assert.That(await ResidentBytesAsync(), Is.GreaterThan(0));
+
+        var back = new byte[64 * Block];
+        await _volume.ReadAsync(4 * Block, back, CancellationToken.None);
+        Assert.That(back, Is.EqualTo(aligned.ToArray()));
+        var backUnaligned = new byte[Block];
+        await _volume.ReadAsync(100 * Block + 7, backUnaligned, CancellationToken.None);
+        Assert.That(backUnaligned, Is.EqualTo(unaligned));
+    }
+
+    /// <summary>How much of the volume's file is in the page cache (util-linux fincore).</summary>
+    private async Task<long> ResidentBytesAsync() =>
+        long.Parse(await Tools.OutputAsync("fincore", "--bytes", "--noheadings", "--output", "RES", _path), System.Globalization.CultureInfo.InvariantCulture);
 
     [Test]
     public void Opening_a_volume_that_is_not_there_says_so()
