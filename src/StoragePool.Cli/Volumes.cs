@@ -40,7 +40,7 @@ internal static class Volumes
         var source = new Argument<string>("SOURCE") { Description = "The volume (POOL/NAME) or snapshot (POOL/NAME@SNAP) to copy" };
         var to = new Option<string>("--to") { Description = "The destination daemon's --listen address, e.g. http://10.0.0.2:7100", Required = true };
         var @as = new Option<string?>("--as") { Description = "The copy's name on the destination, POOL/NAME (default: the source's)" };
-        var streams = new Option<int?>("--streams") { Description = "Parallel streams (default 4, chosen by measurement)" };
+        var streams = new Option<int?>("--streams") { Description = "Parallel streams (default 8, chosen by measurement)" };
         var compress = new Option<string?>("--compress") { Description = "auto (when the link is slower than zstd), zstd or none" };
         var bandwidth = new Option<string?>("--bandwidth") { Description = "Cap the rate, bytes per second, e.g. 200M" };
         var chunkSize = new Option<string?>("--chunk-size") { Description = "Chunk size, 64K to 64M (default 4M)" };
