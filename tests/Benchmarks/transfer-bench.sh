@@ -20,7 +20,7 @@
 # The daemons make one untimed copy before the runs (a service is measured warm, not at its first call).
 #
 #   tests/Benchmarks/transfer-bench.sh                      # RUNS=5 MODES="warm cold", all methods
-#   SKIP_STORAGEPOOL=1 RUNS=2 tests/Benchmarks/transfer-bench.sh   # peers only, no dotnet build
+#   SKIP_STORAGEPOOL=1 RUNS=2 tests/Benchmarks/transfer-bench.sh   # peers only, no dotnet publish
 #   METHODS="nbdcopy storagepool" MODES=cold RUNS=3 tests/Benchmarks/transfer-bench.sh
 #   SP_ARGS="--streams 4 --compress none" METHODS=storagepool tests/Benchmarks/transfer-bench.sh   # copy options
 set -euo pipefail
@@ -35,17 +35,26 @@ read -r -a wanted <<< "${METHODS:-mbuffer zstd-mbuffer nbdcopy qemu-img storagep
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     mbuffer zstd nbdkit libnbd-bin qemu-utils time iproute2 python3 >/dev/null
 
+work=$(mktemp -d /var/tmp/sp-transfer-bench.XXXXXX)   # on disk, not tmpfs
+pids=()
+killtree() { local c; for c in $(pgrep -P "$1" || true); do killtree "$c"; done; kill "$1" 2>/dev/null || true; }
+cleanup() {
+    for pid in "${pids[@]}" $(jobs -p); do killtree "$pid"; done
+    sleep 0.5
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
 sp=0
 if [[ " ${wanted[*]} " == *" storagepool "* ]]; then
     if [ "${SKIP_STORAGEPOOL:-0}" = 1 ]; then
         echo "note: SKIP_STORAGEPOOL=1, skipping the storagepool method" >&2
     else
         # as the packages ship them: self-contained single files, precompiled (ReadyToRun); the CLI's start is timed
-        bin=$(mktemp -d /var/tmp/sp-transfer-bench-bin.XXXXXX)
-        dotnet publish src/StoragePool.Daemon -c Release -r linux-x64 --self-contained --nologo -v q -o "$bin/daemon" >/dev/null
-        dotnet publish src/StoragePool.Cli -c Release -r linux-x64 --self-contained --nologo -v q -o "$bin/cli" >/dev/null
-        daemon=$bin/daemon/storagepoold
-        cli=$bin/cli/storagepool
+        dotnet publish src/StoragePool.Daemon -c Release -r linux-x64 --self-contained --nologo -v q -o "$work/bin/daemon" >&2
+        dotnet publish src/StoragePool.Cli -c Release -r linux-x64 --self-contained --nologo -v q -o "$work/bin/cli" >&2
+        daemon=$work/bin/daemon/storagepoold
+        cli=$work/bin/cli/storagepool
         # an unknown subcommand with --help prints the parent's help and exits 0, so look for copy's own usage
         if [[ $("$cli" volume copy --help 2>&1 || true) == *"storagepool volume copy"* ]]; then sp=1
         else echo "note: this storagepool has no 'volume copy' yet, skipping the storagepool method" >&2; fi
@@ -55,15 +64,6 @@ methods=()
 for m in "${wanted[@]}"; do if [ "$m" != storagepool ] || [ "$sp" = 1 ]; then methods+=("$m"); fi; done
 [ "${#methods[@]}" -gt 0 ] || { echo "no method to run" >&2; exit 2; }
 
-work=$(mktemp -d /var/tmp/sp-transfer-bench.XXXXXX)   # on disk, not tmpfs
-pids=()
-killtree() { local c; for c in $(pgrep -P "$1" || true); do killtree "$c"; done; kill "$1" 2>/dev/null || true; }
-cleanup() {
-    for pid in "${pids[@]}" $(jobs -p); do killtree "$pid"; done
-    sleep 0.5
-    rm -rf "$work" "${bin:-}"
-}
-trap cleanup EXIT
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 lo_bytes() { cat /sys/class/net/lo/statistics/rx_bytes; }
