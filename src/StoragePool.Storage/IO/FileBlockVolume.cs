@@ -14,8 +14,8 @@ namespace StoragePool.Storage.IO;
 /// (snapshot copies, other connections' descriptors) see the same bytes without cache coherency rules, and
 /// requests of any alignment need no bounce buffers. O_DIRECT saves CPU only with many reads in flight (FINDINGS).
 /// The exception is bulk filling (<see cref="WriteOptions.Uncached"/>, a transfer's chunks): aligned writes go through
-/// a second descriptor with O_DIRECT, which took a copy's receiver from 0.46–1.85 s of CPU (the page-cache copy, at
-/// the whim of this VM's memory) to 0.21–0.31 s, and keeps a large copy from evicting what running VMs cache.
+/// a second descriptor with O_DIRECT: no copy into the page cache (most of a copy receiver's CPU, docs/benchmarks.md),
+/// and a large copy does not evict what running VMs cache.
 /// Durability is <c>fdatasync</c>, on <see cref="IBlockVolume.FlushAsync"/> and after a request with
 /// <see cref="WriteOptions.Fua"/>; it covers every write to the file through any descriptor, so a flush on one
 /// connection of a multi-connection client makes all connections' acknowledged writes durable.
