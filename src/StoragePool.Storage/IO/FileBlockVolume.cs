@@ -43,7 +43,7 @@ internal sealed class FileBlockVolume : BlockVolume
     /// <summary>The same file opened again with O_DIRECT, for <see cref="WriteOptions.Uncached"/> writes; null until the first.</summary>
     private SafeFileHandle? _direct;
 
-    /// <summary>1 once the file system refused O_DIRECT: uncached writes then go through the page cache.</summary>
+    /// <summary>1 once the file system refused to open the file with O_DIRECT: uncached writes then go through the page cache.</summary>
     private int _directRefused;
 
     /// <summary>The <see cref="Fallocation"/> modes the file system has refused (EOPNOTSUPP): not asked again.</summary>
