@@ -61,7 +61,6 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
         internal static partial int FSync(SafeFileHandle fd);
 
-        /// <summary>Makes the file's data (and the metadata needed to read it) durable, whichever descriptor wrote it.</summary>
         /// <summary>posix_fadvise advice: start reading the range into the page cache now.</summary>
         internal const int PosixFadvWillNeed = 3;
 
@@ -69,6 +68,7 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "posix_fadvise")]
         internal static partial int PosixFadvise(SafeFileHandle fd, long offset, long length, int advice);
 
+        /// <summary>Makes the file's data (and the metadata needed to read it) durable, whichever descriptor wrote it.</summary>
         [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
         internal static partial int FDataSync(SafeFileHandle fd);
 
