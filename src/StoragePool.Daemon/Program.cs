@@ -14,8 +14,10 @@ internal static class Program
         // queue depth 32 is thread hops more than syscalls (docs/benchmarks.md). The runtime reads this
         // once, when the first socket is made, so it is set before anything else. Safe here because no
         // socket continuation of ours blocks: the NBD server hands requests to the pool and the export
-        // lookup hops there first (Nbd/NbdExports.cs); Kestrel runs requests on the pool. Set the variable
-        // to 0 to turn it off.
+        // lookup hops there first (Nbd/NbdExports.cs); Kestrel runs requests on the pool; the transfer data
+        // channel writes chunks from the pool, and a copy's calls to its peer return on the pool
+        // (DataChannelServer, PeerChunkSink; tested with these settings in StoragePool.Transfer.Tests).
+        // Set the variable to 0 to turn it off.
         if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
         {
             Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");

@@ -61,8 +61,10 @@ public sealed class VolumeSender
             SingleReader = false,
         });
         var queue = new ChunkQueue(work);
-        var preparers = Enumerable.Range(0, _settings.Streams).Select(_ => PrepareLoopAsync(queue, prepared.Writer, failed)).ToArray();
-        var senders = Enumerable.Range(0, _settings.Streams).Select(_ => SendLoopAsync(prepared.Reader, failed)).ToArray();
+        // each loop starts on the thread pool: started here, the first preparer would read chunks until the queue is
+        // full before the next loop even began
+        var preparers = Enumerable.Range(0, _settings.Streams).Select(_ => Task.Run(() => PrepareLoopAsync(queue, prepared.Writer, failed))).ToArray();
+        var senders = Enumerable.Range(0, _settings.Streams).Select(_ => Task.Run(() => SendLoopAsync(prepared.Reader, failed))).ToArray();
         var preparing = Task.WhenAll(preparers).ContinueWith(t => prepared.Writer.TryComplete(t.Exception), TaskScheduler.Default);
         try
         {

@@ -14,6 +14,10 @@ namespace StoragePool.Transfer.Tcp;
 /// Sends a transfer to another daemon (protocol in this project's README.md): begin, known chunks and complete go
 /// through its REST API; chunks go through its data channel, one TCP connection per concurrent send, each chunk a
 /// header and its payload answered by an acknowledgement. Every call carries the daemons' shared token.
+/// <para>
+/// Every method returns on the thread pool. storagepoold runs socket continuations on the socket's event thread, which
+/// serves every connection of the process (NBD clients too), and callers go on to read disks.
+/// </para>
 /// </summary>
 public sealed class PeerChunkSink : IChunkSink
 {
@@ -40,6 +44,7 @@ public sealed class PeerChunkSink : IChunkSink
 
     public async Task<SinkState> BeginAsync(TransferManifest manifest, CancellationToken ct)
     {
+        await using var _ = new ReturnOnPool();
         _id = manifest.TransferId;
         var session = await _peer.BeginTransferAsync(new BeginTransferRequest(manifest.TransferId, manifest.Source, _target,
             manifest.VolumeSize, manifest.ChunkSize, manifest.Incremental, manifest.Overwrite, manifest.DataBytes), ct);
@@ -64,6 +69,7 @@ public sealed class PeerChunkSink : IChunkSink
 
     public async Task SendAsync(ChunkRecord record, ReadOnlyMemory<byte> payload, CancellationToken ct)
     {
+        await using var _ = new ReturnOnPool();
         var connection = _idle.TryTake(out var c) ? c : await ConnectAsync(ct);
         try
         {
@@ -87,12 +93,17 @@ public sealed class PeerChunkSink : IChunkSink
 
     public async Task<SinkResult> CompleteAsync(ChunkChecksum digest, CancellationToken ct)
     {
+        await using var _ = new ReturnOnPool();
         var done = await _peer.CompleteTransferAsync(_id!, new CompleteTransferRequest(digest.ToString()), ct);
         return new SinkResult(done.BytesWritten, done.AllocatedBytes, ChunkChecksum.Parse(done.Digest));
     }
 
     /// <summary>Tells the receiver to drop the transfer (a cancelled job).</summary>
-    public Task AbortAsync(string transferId, CancellationToken ct) => _peer.AbortTransferAsync(transferId, ct);
+    public async Task AbortAsync(string transferId, CancellationToken ct)
+    {
+        await using var _ = new ReturnOnPool();
+        await _peer.AbortTransferAsync(transferId, ct);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -162,6 +173,12 @@ public sealed class PeerChunkSink : IChunkSink
             at += KnownEntrySize;
         }
         return bytes;
+    }
+
+    /// <summary>Disposed as a method ends (returning or throwing): moves the rest of the caller to the thread pool.</summary>
+    private readonly struct ReturnOnPool : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await Task.Yield();
     }
 
     private sealed class Connection(Stream stream)

@@ -3,6 +3,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Nbd.Protocol;
 using StoragePool.Nbd.Tests.Support;
 using StoragePool.Storage.IO;
+using StoragePool.Testing;
 
 namespace StoragePool.Nbd.Tests.Server;
 

@@ -1,13 +1,14 @@
 using StoragePool.Storage.IO;
 
-namespace StoragePool.Nbd.Tests.Support;
+namespace StoragePool.Testing;
 
 /// <summary>
 /// A real volume with a hook in front of every call, for what a healthy file system will not do on demand:
-/// fail with a given error, be slow at one offset (to force out-of-order replies), count calls in flight.
+/// fail with a given error, be slow at one offset (to force out-of-order replies), block the calling thread as a
+/// stuck disk does, count calls in flight.
 /// The data still goes to the real volume behind it.
 /// </summary>
-internal sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask> hook) : IBlockVolume
+public sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask> hook) : IBlockVolume
 {
     private int _inFlight;
     private int _maxInFlight;
@@ -90,4 +91,4 @@ internal sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTas
     }
 }
 
-internal readonly record struct VolumeCall(string Operation, long Offset, long Length, WriteOptions Options);
+public readonly record struct VolumeCall(string Operation, long Offset, long Length, WriteOptions Options);
