@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using StoragePool.Api;
 using StoragePool.Storage;
 using StoragePool.Storage.IO;
 using StoragePool.Testing;
@@ -11,13 +13,15 @@ using StoragePool.Transfer.Tcp;
 namespace StoragePool.Transfer.Tests;
 
 /// <summary>
-/// The data channel's server on real sockets, run as storagepoold runs them (transfer.runsettings): socket
-/// continuations inline, on a single event thread that every connection shares.
+/// The data channel's two ends on real sockets, run as storagepoold runs them (transfer.runsettings): socket
+/// continuations inline, on a single event thread that every connection shares. The receiving daemon's REST calls
+/// are played by a minimal HttpListener.
 /// </summary>
-public sealed class DataChannelServerTests
+public sealed class DataChannelTests
 {
     private const int Chunk = 1 << 20;
     private const string Token = "data-channel-test";
+    private const string Id = "t1";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private TestDirectory _dir = null!;
     private FileStore _store = null!;
@@ -105,5 +109,86 @@ public sealed class DataChannelServerTests
         await stream.WriteAsync(header);
         await stream.WriteAsync(data);
         await DataChannel.ReadAckAsync(stream, index, new byte[DataChannel.AckHeaderSize], CancellationToken.None);
+    }
+
+    [Test]
+    public async Task Every_call_returns_on_the_thread_pool_not_on_a_socket_event_thread()
+    {
+        var layout = ChunkLayout.Create(2 * Chunk, Chunk);
+        _store.CreateVolume("t", 2 * Chunk);
+        using var target = _store.OpenVolume("t", "p/t", WritePath.Empty, CancellationToken.None);
+        await using var receiver = new ChunkReceiver(target, layout, ReceiveJournal.Open(Path.Combine(_dir.Path, "t.journal")), null, false);
+        await using var data = new DataChannelServer(new IPEndPoint(IPAddress.Loopback, 0), Token, null, _ => receiver, NullLogger.Instance);
+        await Task.Run(data.Start);
+        using var rest = new HttpListener();
+        var port = FreePort();
+        rest.Prefixes.Add($"http://127.0.0.1:{port}/");
+        rest.Start();
+        using var stop = new CancellationTokenSource();
+        var digest = ChunkChecksum.Digest([ChunkChecksum.Of(RandomChunk()), ChunkChecksum.OfZeros(Chunk)]);
+        var serving = Task.Run(() => ServeRestAsync(rest, data.EndPoint.Port, digest, stop.Token));
+
+        var bytes = RandomChunk();
+        var record = new ChunkRecord(0, ChunkKind.Raw, Chunk, Chunk, ChunkChecksum.Of(bytes));
+        var threads = await Task.Run(async () =>
+        {
+            // off NUnit's synchronization context, as in storagepoold, so that continuations run where sockets complete them
+            var seen = new List<(string Call, bool Pool)>();
+            await using var sink = new PeerChunkSink(new Uri($"http://127.0.0.1:{port}/"), Token, "p/t");
+            await sink.BeginAsync(new TransferManifest(Id, "p/s", 2 * Chunk, Chunk, false, false, Chunk), CancellationToken.None);
+            seen.Add(("begin", Thread.CurrentThread.IsThreadPoolThread));
+            await sink.SendAsync(record, bytes, CancellationToken.None);
+            seen.Add(("send", Thread.CurrentThread.IsThreadPoolThread));
+            await sink.CompleteAsync(digest, CancellationToken.None);
+            seen.Add(("complete", Thread.CurrentThread.IsThreadPoolThread));
+            return seen;
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        rest.Stop();
+        await serving;
+
+        Assert.That(threads, Is.EqualTo(new[] { ("begin", true), ("send", true), ("complete", true) }),
+            "the sender reads disks after these calls, which must not stall the socket event thread");
+        var back = new byte[Chunk];
+        await target.ReadAsync(0, back);
+        Assert.That(back, Is.EqualTo(bytes), "the chunk went through the data channel");
+    }
+
+    private static byte[] RandomChunk()
+    {
+        var bytes = new byte[Chunk];
+        new Random(7).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Answers the two transfer calls a copy makes before and after its chunks, as a daemon would.</summary>
+    private static async Task ServeRestAsync(HttpListener rest, int dataPort, ChunkChecksum digest, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await rest.GetContextAsync().WaitAsync(ct);
+            }
+            catch (Exception e) when (e is OperationCanceledException or HttpListenerException or ObjectDisposedException)
+            {
+                return;
+            }
+            var path = context.Request.Url!.AbsolutePath;
+            var body = path == ApiRoutes.Transfers
+                ? JsonSerializer.SerializeToUtf8Bytes(new TransferSession(Id, "p/t", "created", 0, dataPort, false), ApiJsonContext.Default.TransferSession)
+                : JsonSerializer.SerializeToUtf8Bytes(new TransferCompletion(Chunk, Chunk, digest.ToString()), ApiJsonContext.Default.TransferCompletion);
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(body, ct);
+            context.Response.Close();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }
