@@ -16,7 +16,7 @@ internal static class Program
         // socket continuation of ours blocks: the NBD server hands requests to the pool and the export
         // lookup hops there first (Nbd/NbdExports.cs); Kestrel runs requests on the pool; the transfer data
         // channel writes chunks from the pool, and a copy's calls to its peer return on the pool
-        // (DataChannelServer, PeerChunkSink; tested with these settings in StoragePool.Transfer.Tests).
+        // (Transfer/Tcp/EventThread.cs; tested with these settings in StoragePool.Transfer.Tests).
         // Set the variable to 0 to turn it off.
         if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
         {

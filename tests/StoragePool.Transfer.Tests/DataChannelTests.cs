@@ -39,8 +39,9 @@ public sealed class DataChannelTests
     [Test]
     public async Task A_chunk_stuck_in_its_disk_write_does_not_hold_up_other_connections()
     {
-        Assert.That(Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"), Is.EqualTo("1"),
-            "the test's premise: socket continuations run inline, as in storagepoold (transfer.runsettings)");
+        Assert.That((Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"),
+            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT")), Is.EqualTo(("1", "1")),
+            "the test's premise: socket continuations run inline, as in storagepoold, on one event thread (transfer.runsettings)");
         var layout = ChunkLayout.Create(4 * Chunk, Chunk);
         _store.CreateVolume("stuck", 4 * Chunk);
         _store.CreateVolume("free", 4 * Chunk);

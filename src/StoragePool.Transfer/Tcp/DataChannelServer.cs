@@ -115,10 +115,9 @@ public sealed partial class DataChannelServer : IAsyncDisposable
                 var record = ChunkRecord.Read(header);
                 record.Validate(receiver.Layout);
                 await stream.ReadExactlyAsync(payload[..record.PayloadLength], _stop.Token);
-                // storagepoold runs socket continuations on the epoll thread, which serves every connection: the
-                // chunk's write blocks in the disk, so it runs on the thread pool (inline, the writes of all
-                // connections went to the disk one at a time)
-                await Task.Yield();
+                // the chunk's write blocks in the disk (on the event thread, the writes of all connections went to
+                // the disk one at a time)
+                await EventThread.LeaveAsync();
                 byte[] ack;
                 try
                 {

@@ -15,8 +15,7 @@ namespace StoragePool.Transfer.Tcp;
 /// through its REST API; chunks go through its data channel, one TCP connection per concurrent send, each chunk a
 /// header and its payload answered by an acknowledgement. Every call carries the daemons' shared token.
 /// <para>
-/// Every method returns on the thread pool. storagepoold runs socket continuations on the socket's event thread, which
-/// serves every connection of the process (NBD clients too), and callers go on to read disks.
+/// Every method returns on the thread pool, never on a socket's <see cref="EventThread"/>: callers go on to read disks.
 /// </para>
 /// </summary>
 public sealed class PeerChunkSink : IChunkSink
@@ -178,7 +177,7 @@ public sealed class PeerChunkSink : IChunkSink
     /// <summary>Disposed as a method ends (returning or throwing): moves the rest of the caller to the thread pool.</summary>
     private readonly struct ReturnOnPool : IAsyncDisposable
     {
-        public async ValueTask DisposeAsync() => await Task.Yield();
+        public ValueTask DisposeAsync() => EventThread.LeaveAsync();
     }
 
     private sealed class Connection(Stream stream)
