@@ -13,10 +13,10 @@ internal static class Program
         // Socket continuations run on the epoll thread instead of hopping to the thread pool: NBD at
         // queue depth 32 is thread hops more than syscalls (docs/benchmarks.md). The runtime reads this
         // once, when the first socket is made, so it is set before anything else. Safe here because no
-        // socket continuation of ours blocks: the NBD server hands requests to the pool and the export
-        // lookup hops there first (Nbd/NbdExports.cs); Kestrel runs requests on the pool; the transfer data
-        // channel writes chunks from the pool, and a copy's calls to its peer return on the pool
-        // (Transfer/Tcp/EventThread.cs; tested with these settings in StoragePool.Transfer.Tests).
+        // socket continuation of ours blocks: the NBD server hands requests to the pool; Kestrel runs
+        // requests on the pool; the NBD export lookup, the transfer data channel's chunk writes and a copy's
+        // calls to its peer leave the event thread first (Core/Threading/EventThread.cs; tested with these
+        // settings in StoragePool.Transfer.Tests).
         // Set the variable to 0 to turn it off.
         if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
         {

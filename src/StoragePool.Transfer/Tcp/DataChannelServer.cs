@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Threading;
 using StoragePool.Interop;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;

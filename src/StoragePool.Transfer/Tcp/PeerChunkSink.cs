@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Threading;
 using StoragePool.Transfer.Chunks;
 using StoragePool.Transfer.Engine;
 
