@@ -12,7 +12,7 @@ internal sealed class OpenVolumes
     private readonly Dictionary<string, Users> _byId = new(StringComparer.Ordinal);
 
     /// <summary>Registers a user of <paramref name="id"/> and opens the data with the revocation token of that id.</summary>
-    public VolumeLease Acquire(string id, Func<CancellationToken, IBlockVolume> open)
+    public VolumeLease Acquire(string id, VolumeHolder holder, Func<CancellationToken, IBlockVolume> open)
     {
         Users users;
         lock (_byId)
@@ -23,6 +23,7 @@ internal sealed class OpenVolumes
                 _byId[id] = users;
             }
             users.Count++;
+            users.Files += holder == VolumeHolder.File ? 1 : 0;
         }
         IBlockVolume volume;
         try
@@ -31,14 +32,14 @@ internal sealed class OpenVolumes
         }
         catch
         {
-            Release(id, null);
+            Release(id, holder, null);
             throw;
         }
         lock (_byId)
         {
             users.Volumes.Add(volume);
         }
-        return new VolumeLease(volume, () => Release(id, volume));
+        return new VolumeLease(volume, () => Release(id, holder, volume));
     }
 
     /// <summary>Tells every open volume of <paramref name="id"/> its new size (after the store resized it).</summary>
@@ -56,11 +57,12 @@ internal sealed class OpenVolumes
         }
     }
 
-    public int CountOf(string id)
+    /// <summary>How many users have <paramref name="id"/> open; those holding its file too unless <paramref name="withFiles"/> is false.</summary>
+    public int CountOf(string id, bool withFiles = true)
     {
         lock (_byId)
         {
-            return _byId.TryGetValue(id, out var users) ? users.Count : 0;
+            return !_byId.TryGetValue(id, out var users) ? 0 : withFiles ? users.Count : users.Count - users.Files;
         }
     }
 
@@ -88,11 +90,12 @@ internal sealed class OpenVolumes
         }
     }
 
-    private void Release(string id, IBlockVolume? volume)
+    private void Release(string id, VolumeHolder holder, IBlockVolume? volume)
     {
         lock (_byId)
         {
             var users = _byId[id];
+            users.Files -= holder == VolumeHolder.File ? 1 : 0;
             if (volume is not null)
             {
                 users.Volumes.Remove(volume);
@@ -109,12 +112,25 @@ internal sealed class OpenVolumes
     {
         public int Count { get; set; }
 
+        /// <summary>How many of <see cref="Count"/> are handles on the volume's file (<see cref="VolumeHolder.File"/>).</summary>
+        public int Files { get; set; }
+
         public List<IBlockVolume> Volumes { get; } = [];
 
         public CancellationTokenSource Revoke { get; } = new();
 
         public TaskCompletionSource Gone { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+}
+
+/// <summary>Who holds a lease on a volume: what a resize through the volume's file may ignore.</summary>
+public enum VolumeHolder
+{
+    /// <summary>A connection (NBD, a transfer): it must be gone before the volume shrinks or goes.</summary>
+    Connection,
+
+    /// <summary>An open handle on the volume's file in the FUSE mount: it sees a truncate of that file at once.</summary>
+    File,
 }
 
 /// <summary>One connection's hold on an open volume or snapshot; dispose it when the connection ends.</summary>

@@ -213,21 +213,19 @@ public sealed class PoolManager : IDisposable
         }, ct);
 
     public Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, CancellationToken ct = default) =>
-        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: false, fileClients: 0, ct);
+        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: false, ct);
 
     /// <summary>
     /// Resizes a volume as truncate(2) on its file does: to any size down to 0 bytes. Truncating to 0 empties it (O_TRUNC,
     /// and how <c>virsh vol-wipe</c> zeroes a file); any other shrink is refused while the volume holds data, unless
     /// <paramref name="allowShrink"/> (the daemon's <c>fuse_allow_shrink</c>): a cut in the middle is more likely a
-    /// mistake than a wish. The file's own
-    /// <paramref name="fileClients"/> (its open handles, which see the new size at once) do not make it in use.
+    /// mistake than a wish. The file's own open handles (leases held as <see cref="VolumeHolder.File"/>, which see the
+    /// new size at once) do not make it in use.
     /// </summary>
-    public Task<VolumeChange> ResizeVolumeFileAsync(VolumeRef volume, long sizeBytes, bool allowShrink, int fileClients,
-        CancellationToken ct = default) =>
-        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: true, fileClients, ct);
+    public Task<VolumeChange> ResizeVolumeFileAsync(VolumeRef volume, long sizeBytes, bool allowShrink, CancellationToken ct = default) =>
+        ResizeVolumeAsync(volume, sizeBytes, allowShrink, asFile: true, ct);
 
-    private Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, bool asFile, int fileClients,
-        CancellationToken ct) =>
+    private Task<VolumeChange> ResizeVolumeAsync(VolumeRef volume, long sizeBytes, bool allowShrink, bool asFile, CancellationToken ct) =>
         MutateAsync("volume.resize", async () =>
         {
             var (size, note) = VolumeSize.Normalize(sizeBytes, allowEmpty: asFile);
@@ -252,7 +250,7 @@ public sealed class PoolManager : IDisposable
                 notes.Add($"volume '{volume}' is already {ByteSize.Format(size)}; nothing changed");
                 return new VolumeChange(VolumeInfoOf(record, all), notes);
             }
-            if (size < record.SizeBytes && _open.CountOf(record.Id) > fileClients)
+            if (size < record.SizeBytes && _open.CountOf(record.Id, withFiles: !asFile) > 0)
             {
                 await EnsureNotInUseAsync(record.Id, $"volume '{volume}'", force: false, ct);
             }
@@ -421,15 +419,16 @@ public sealed class PoolManager : IDisposable
     /// <summary>
     /// Opens <c>pool/volume</c> (read-write) or <c>pool/volume@snapshot</c> (read-only) for one client.
     /// While the lease lives, the volume is in use: deleting, shrinking or reverting it is refused
-    /// (a forced delete revokes the lease: <see cref="IBlockVolume.Revoked"/> fires).
+    /// (a forced delete revokes the lease: <see cref="IBlockVolume.Revoked"/> fires). The FUSE mount opens as
+    /// <see cref="VolumeHolder.File"/>, every other client as <see cref="VolumeHolder.Connection"/>.
     /// </summary>
-    public Task<VolumeLease> OpenAsync(string name, CancellationToken ct = default) =>
+    public Task<VolumeLease> OpenAsync(string name, VolumeHolder holder, CancellationToken ct = default) =>
         MutateAsync("volume.open", async () =>
         {
             var all = await ReadAllAsync(ct);
             var export = ResolveExport(all, name);
             var (_, store) = StoreOfPool(all, export.Pool);
-            return _open.Acquire(export.Id, revoked => export.ReadOnly
+            return _open.Acquire(export.Id, holder, revoked => export.ReadOnly
                 ? store.OpenSnapshot(export.Id, export.Name, revoked)
                 : store.OpenVolume(export.Id, export.Name, _writes, revoked));
         }, ct);
@@ -548,7 +547,7 @@ public sealed class PoolManager : IDisposable
                 record = await PutVolumeAsync(current with { State = ObjectState.Receiving, TransferId = transferId, SizeBytes = sizeBytes }, ct);
                 start = incremental ? ReceiveStart.Updating : ReceiveStart.Overwriting;
             }
-            var lease = _open.Acquire(record.Id, revoked => store.OpenVolume(record.Id, target.ToString(), _writes, revoked));
+            var lease = _open.Acquire(record.Id, VolumeHolder.Connection, revoked => store.OpenVolume(record.Id, target.ToString(), _writes, revoked));
             _logger.ReceiveStarted(target, transferId, start);
             return (lease, start);
         }, ct);

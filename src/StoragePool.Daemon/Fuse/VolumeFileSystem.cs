@@ -95,7 +95,7 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
             var volume = VolumeRef.Parse(node.ObjectName);
             if ((change.Valid & Native.FuseSetSize) != 0)
             {
-                await pool.ResizeVolumeFileAsync(volume, checked((long)change.Size), settings.AllowShrink, OpenFilesOf(node));
+                await pool.ResizeVolumeFileAsync(volume, checked((long)change.Size), settings.AllowShrink);
             }
             if ((changes & (Native.FuseSetMode | Native.FuseSetUid | Native.FuseSetGid)) != 0)
             {
@@ -392,7 +392,7 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
 
     private async Task<ulong> OpenAsync(Node node)
     {
-        var lease = await pool.OpenAsync(node.ObjectName);
+        var lease = await pool.OpenAsync(node.ObjectName, VolumeHolder.File);
         var handle = (ulong)Interlocked.Increment(ref _lastHandle);
         _files[handle] = new OpenFile(node, lease);
         // a forced delete takes the volume away: let go at once, later I/O on this handle fails with EIO
@@ -413,9 +413,7 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
     }
 
     private async Task GrowAsync(OpenFile file, long size) =>
-        await pool.ResizeVolumeFileAsync(VolumeRef.Parse(file.Node.ObjectName), size, settings.AllowShrink, OpenFilesOf(file.Node));
-
-    private int OpenFilesOf(Node node) => _files.Values.Count(f => f.Node.Id == node.Id);
+        await pool.ResizeVolumeFileAsync(VolumeRef.Parse(file.Node.ObjectName), size, settings.AllowShrink);
 
     private OpenFile FileOf(ulong handle) =>
         _files.TryGetValue(handle, out var file) ? file : throw new FuseError(EBADF);

@@ -21,7 +21,7 @@ internal sealed class NbdExports(PoolManager pool) : IExportProvider
     public async ValueTask<IExportLease> OpenAsync(string name, CancellationToken cancellationToken)
     {
         await EventThread.LeaveAsync();
-        return new Lease(await pool.OpenAsync(name, cancellationToken));
+        return new Lease(await pool.OpenAsync(name, VolumeHolder.Connection, cancellationToken));
     }
 
     private sealed class Lease(VolumeLease lease) : IExportLease

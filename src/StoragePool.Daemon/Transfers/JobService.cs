@@ -305,7 +305,7 @@ internal sealed class JobService : IHostedService
 
     private async Task<JobInfo> SendOnceAsync(JobRun run, JobInfo job, string source, Func<bool>? sourceChanged, CancellationToken ct)
     {
-        var lease = await _pool.OpenAsync(source, ct);
+        var lease = await _pool.OpenAsync(source, VolumeHolder.Connection, ct);
         await using (lease)
         {
             IChunkSink sink = job.Kind == JobKinds.Copy

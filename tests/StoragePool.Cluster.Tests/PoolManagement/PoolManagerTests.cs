@@ -49,6 +49,30 @@ public class PoolManagerTests
     }
 
     [Test]
+    public async Task A_truncate_through_the_file_ignores_the_files_own_handles_and_nothing_else()
+    {
+        await using var f = await Prepared();
+        await using (await f.Manager.OpenAsync("p/v", VolumeHolder.File))
+        await using (await f.Manager.OpenAsync("p/v", VolumeHolder.File))
+        {
+            var shrunk = await f.Manager.ResizeVolumeFileAsync(V, 2 * ByteSize.MiB, allowShrink: true);
+            Assert.That(shrunk.Volume.SizeBytes, Is.EqualTo(2 * ByteSize.MiB), "the file's handles see the new size");
+            var e = await FailsAsync(() => f.Manager.ResizeVolumeAsync(V, ByteSize.MiB, allowShrink: true));
+            Assert.That(e.Code, Is.EqualTo(ErrorCode.VolumeInUse), "a shrink from the CLI counts the file's handles as clients");
+        }
+        await using (await f.Manager.OpenAsync("p/v", VolumeHolder.Connection))
+        await using (await f.Manager.OpenAsync("p/v", VolumeHolder.File))
+        {
+            var e = await FailsAsync(() => f.Manager.ResizeVolumeFileAsync(V, ByteSize.MiB, allowShrink: true));
+            Assert.That(e.Code, Is.EqualTo(ErrorCode.VolumeInUse), "an NBD client does not see a truncate");
+            Assert.That(e.Message, Does.Contain("2 client(s)"));
+        }
+        Assert.That((await f.Manager.GetVolumeAsync(V)).SizeBytes, Is.EqualTo(2 * ByteSize.MiB));
+        Assert.That((await f.Manager.ResizeVolumeFileAsync(V, ByteSize.MiB, allowShrink: true)).Volume.SizeBytes, Is.EqualTo(ByteSize.MiB),
+            "free once every lease is gone");
+    }
+
+    [Test]
     public async Task A_pool_with_volumes_and_a_volume_with_snapshots_are_not_deleted()
     {
         await using var f = await Prepared();
