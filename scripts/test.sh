@@ -24,9 +24,14 @@ fi
 echo "== build"
 dotnet build StoragePool.sln -c Debug --nologo -v q
 
-echo "== tests"
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
+# the CLI tests run the CLI as packages ship it: published self-contained, trimmed, in one file
+echo "== publish the CLI"
+dotnet publish src/StoragePool.Cli -c Release --use-current-runtime --self-contained --nologo -v q -o "$results/cli"
+export STORAGEPOOL_TEST_CLI=$results/cli/storagepool
+
+echo "== tests"
 set +e
 dotnet test StoragePool.sln --no-build -c Debug --nologo 2>&1 | tee "$results/out"
 status=${PIPESTATUS[0]}

@@ -11,7 +11,10 @@ public static class Repo
 
     public static string Daemon => Binary("StoragePool.Daemon", "storagepoold");
 
-    public static string Cli => Binary("StoragePool.Cli", "storagepool");
+    /// <summary>The CLI as built, or as published (trimmed, one file) when <c>STORAGEPOOL_TEST_CLI</c> names it (scripts/test.sh).</summary>
+    public static string Cli => Environment.GetEnvironmentVariable("STORAGEPOOL_TEST_CLI") is { Length: > 0 } published
+        ? System.IO.File.Exists(published) ? published : throw new FileNotFoundException($"STORAGEPOOL_TEST_CLI names {published}, which does not exist", published)
+        : Binary("StoragePool.Cli", "storagepool");
 
     public static string File(params string[] parts) => Path.Combine([Root, .. parts]);
 
