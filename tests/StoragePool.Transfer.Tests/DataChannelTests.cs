@@ -13,7 +13,7 @@ using StoragePool.Transfer.Tcp;
 namespace StoragePool.Transfer.Tests;
 
 /// <summary>
-/// The data channel's two ends on real sockets, run as storagepoold runs them (transfer.runsettings): socket
+/// The data channel's two ends on real sockets, run as storagepoold runs them (tests/daemon-sockets.runsettings): socket
 /// continuations inline, on a single event thread that every connection shares. The receiving daemon's REST calls
 /// are played by a minimal HttpListener.
 /// </summary>
@@ -39,9 +39,8 @@ public sealed class DataChannelTests
     [Test]
     public async Task A_chunk_stuck_in_its_disk_write_does_not_hold_up_other_connections()
     {
-        Assert.That((Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"),
-            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT")), Is.EqualTo(("1", "1")),
-            "the test's premise: socket continuations run inline, as in storagepoold, on one event thread (transfer.runsettings)");
+        Assert.That(DaemonSockets.InlineOnOneThread, Is.True,
+            "the test's premise: socket continuations run inline, as in storagepoold, on one event thread (tests/daemon-sockets.runsettings)");
         var layout = ChunkLayout.Create(4 * Chunk, Chunk);
         _store.CreateVolume("stuck", 4 * Chunk);
         _store.CreateVolume("free", 4 * Chunk);

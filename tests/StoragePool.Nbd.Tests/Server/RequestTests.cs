@@ -260,6 +260,46 @@ public sealed class RequestTests
     }
 
     [Test]
+    public async Task A_request_stuck_in_the_disk_does_not_hold_up_other_connections()
+    {
+        Assert.That(DaemonSockets.InlineOnOneThread, Is.True,
+            "the test's premise: socket continuations run inline, as in storagepoold, on one event thread (tests/daemon-sockets.runsettings)");
+        var patience = TimeSpan.FromSeconds(10);
+        await using var server = await Start();
+        using var disk = new ManualResetEventSlim();
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // a read that blocks its thread, as pread does on a disk that does not answer
+        server.Exports.Wrap = volume => new HookedVolume(volume, call =>
+        {
+            if (call is { Operation: "read", Offset: 0 })
+            {
+                reading.TrySetResult();
+                disk.Wait(TimeSpan.FromSeconds(60));
+            }
+            return ValueTask.CompletedTask;
+        });
+        await using var stuck = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol");
+        await stuck.SendAsync(NbdCommand.Read, 0, 4096);
+        await reading.Task.WaitAsync(patience);
+        try
+        {
+            var other = Task.Run(async () =>
+            {
+                await using var client = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol");
+                await client.WriteAsync(8192, Filled(4096, 0x5a));
+                return await client.ReadAsync(8192, 4096);
+            });
+            Assert.That(await other.WaitAsync(patience), Has.All.EqualTo((byte)0x5a),
+                "another client connects, writes and reads while one read is stuck");
+        }
+        finally
+        {
+            disk.Set();
+        }
+        Assert.That((await stuck.ReceiveAsync()).Error, Is.EqualTo(NbdError.None));
+    }
+
+    [Test]
     public async Task No_more_requests_run_at_once_than_the_window_allows()
     {
         await using var server = await ServerHarness.StartAsync(o => o with { MaxInFlightPerConnection = 4 },

@@ -49,7 +49,9 @@ internal sealed class ServerHarness : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var logger = new RecordingLogger();
         var server = new NbdServer(exports, logger, options);
-        await server.StartAsync(CancellationToken.None);
+        // started off NUnit's synchronization context, as in storagepoold: its continuations then run where the
+        // sockets complete them (tests/daemon-sockets.runsettings)
+        await Task.Run(() => server.StartAsync(CancellationToken.None));
         return new ServerHarness(directory, exports, server, logger);
     }
 
