@@ -64,6 +64,9 @@ internal static partial class Interop
         /// <summary>posix_fadvise advice: start reading the range into the page cache now.</summary>
         internal const int PosixFadvWillNeed = 3;
 
+        /// <summary>posix_fadvise advice: drop the range's clean pages from the page cache.</summary>
+        internal const int PosixFadvDontNeed = 4;
+
         /// <summary>Returns 0 or an errno (not -1 and errno, unlike most calls).</summary>
         [LibraryImport(Lib, EntryPoint = "posix_fadvise")]
         internal static partial int PosixFadvise(SafeFileHandle fd, long offset, long length, int advice);
@@ -100,6 +103,44 @@ internal static partial class Interop
 
         [LibraryImport(Lib, EntryPoint = "pwrite", SetLastError = true)]
         private static unsafe partial nint PWrite(SafeFileHandle fd, byte* buffer, nuint count, long offset);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private unsafe struct IoVec
+        {
+            public byte* Base;
+            public nuint Length;
+        }
+
+        /// <summary>preadv2 flag: fail with EAGAIN rather than wait for the disk.</summary>
+        private const int RwfNoWait = 0x8;
+
+        [LibraryImport(Lib, EntryPoint = "preadv2", SetLastError = true)]
+        private static unsafe partial nint PReadV2(SafeFileHandle fd, IoVec* iov, int count, long offset, int flags);
+
+        /// <summary>
+        /// Reads at <paramref name="offset"/> only what the page cache holds (preadv2 with RWF_NOWAIT): the bytes read,
+        /// which stop at the first byte that would need the disk or at the end of the file (0 there), or -1 when not even
+        /// the first byte can be had without waiting (or the kernel or file system cannot tell).
+        /// </summary>
+        internal static unsafe int ReadCached(SafeFileHandle fd, Span<byte> buffer, long offset)
+        {
+            fixed (byte* start = buffer)
+            {
+                var iov = new IoVec { Base = start, Length = (nuint)buffer.Length };
+                while (true)
+                {
+                    var read = PReadV2(fd, &iov, 1, offset, RwfNoWait);
+                    if (read >= 0)
+                    {
+                        return (int)read;
+                    }
+                    if (Marshal.GetLastPInvokeError() != EINTR)
+                    {
+                        return -1;
+                    }
+                }
+            }
+        }
 
         /// <summary>
         /// Writes all of <paramref name="data"/> at <paramref name="offset"/> through <paramref name="fd"/>, a descriptor

@@ -12,6 +12,7 @@ public sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask>
 {
     private int _inFlight;
     private int _maxInFlight;
+    private int _cachedReads;
 
     public string Name => inner.Name;
 
@@ -28,6 +29,25 @@ public sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask>
     {
         using var _ = await Enter(new VolumeCall("read", offset, buffer.Length, WriteOptions.None));
         await inner.ReadAsync(offset, buffer, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether <see cref="TryReadCached"/> asks the real volume (counting the reads it answers in
+    /// <see cref="CachedReads"/>, without the hook). By default it says no, and every read goes through the hook.
+    /// </summary>
+    public bool ReadsCached { get; init; }
+
+    /// <summary>The reads <see cref="TryReadCached"/> answered.</summary>
+    public int CachedReads => Volatile.Read(ref _cachedReads);
+
+    public bool TryReadCached(long offset, Span<byte> buffer)
+    {
+        if (!ReadsCached || !inner.TryReadCached(offset, buffer))
+        {
+            return false;
+        }
+        Interlocked.Increment(ref _cachedReads);
+        return true;
     }
 
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options, CancellationToken cancellationToken = default)

@@ -35,10 +35,15 @@ internal sealed class RequestContext : IThreadPoolWorkItem
 
     public byte[] Small { get; } = new byte[SmallReplySize];
 
+    /// <summary>A buffer of at least <paramref name="length"/> bytes: the one the request already has, if big enough.</summary>
     public byte[] RentBuffer(int length)
     {
         if (Buffer is not null)
         {
+            if (Buffer.Length >= length)
+            {
+                return Buffer;
+            }
             ArrayPool<byte>.Shared.Return(Buffer);
         }
         Buffer = ArrayPool<byte>.Shared.Rent(length);

@@ -58,6 +58,9 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
         return buffer.IsEmpty ? ValueTask.CompletedTask : ReadCoreAsync(offset, buffer, cancellationToken);
     }
 
+    public bool TryReadCached(long offset, Span<byte> buffer) =>
+        RangeError("read", offset, buffer.Length) is null && (buffer.IsEmpty || TryReadCachedCore(offset, buffer));
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options,
         CancellationToken cancellationToken = default) =>
         SubmitAsync(new WriteRequest(Name, WriteKind.Write, offset, data.Length, options), data, cancellationToken);
@@ -112,6 +115,9 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     /// <summary>Reads exactly <paramref name="buffer"/>'s length; the range is inside <see cref="Size"/> and not empty.</summary>
     protected abstract ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>The range, already checked and not empty, if it can be read without waiting.</summary>
+    protected abstract bool TryReadCachedCore(long offset, Span<byte> buffer);
 
     /// <summary>
     /// Applies a request that has been checked and has passed the <see cref="WritePath"/>: the only way data changes.

@@ -89,6 +89,27 @@ internal sealed class FileBlockVolume : BlockVolume
         }
     }
 
+    protected override bool TryReadCachedCore(long offset, Span<byte> buffer)
+    {
+        var done = 0;
+        while (done < buffer.Length)
+        {
+            var read = Libc.ReadCached(_handle, buffer[done..], offset + done);
+            if (read < 0)
+            {
+                return false;
+            }
+            if (read == 0)
+            {
+                // shorter than the volume (shrunk since it was opened), as in ReadCoreAsync
+                buffer[done..].Clear();
+                break;
+            }
+            done += read;
+        }
+        return true;
+    }
+
     protected override ValueTask ApplyAsync(WriteRequest request, ReadOnlyMemory<byte> data,
         CancellationToken cancellationToken) =>
         request.Kind switch

@@ -23,6 +23,13 @@ public interface IBlockVolume
 
     ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads the range only if that needs no waiting (the file store: the page cache holds all of it), so that a
+    /// thread that must never block, a socket's event thread, can answer a read itself. False when it cannot (the
+    /// buffer's content is then undefined): read with <see cref="ReadAsync"/>.
+    /// </summary>
+    bool TryReadCached(long offset, Span<byte> buffer);
+
     ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Makes every acknowledged write durable, whichever connection made it.</summary>

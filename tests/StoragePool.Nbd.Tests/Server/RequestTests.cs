@@ -300,6 +300,29 @@ public sealed class RequestTests
     }
 
     [Test]
+    public async Task A_small_read_the_page_cache_holds_is_answered_without_the_thread_pool([Values] bool structured)
+    {
+        await using var server = await Start();
+        HookedVolume? hooked = null;
+        // a read that reaches the thread pool fails: only the socket thread's cached read can answer
+        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, call => call.Operation == "read"
+            ? ValueTask.FromException(new IOException("not from the pool"))
+            : ValueTask.CompletedTask)
+        { ReadsCached = true };
+        await using var client = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol", structured);
+        var data = RandomNumberGenerator.GetBytes(64 << 10);
+        await client.WriteAsync(0, data);
+
+        Assert.That(await client.ReadAsync(4096, 4096), Is.EqualTo(data.AsSpan(4096, 4096).ToArray()));
+        Assert.That(await client.ReadAsync(100, 1000), Is.EqualTo(data.AsSpan(100, 1000).ToArray()), "unaligned");
+        Assert.That(hooked!.CachedReads, Is.EqualTo(2));
+        var large = await client.SendAsync(NbdCommand.Read, 0, 64 << 10);
+        Assert.That((await client.ReceiveAsync()).Error, Is.EqualTo(NbdError.IO),
+            "a read of 64 KiB or more goes to the pool (holes are sent as holes there), here to the failing hook");
+        Assert.That(hooked.CachedReads, Is.EqualTo(2), $"request {large}");
+    }
+
+    [Test]
     public async Task No_more_requests_run_at_once_than_the_window_allows()
     {
         await using var server = await ServerHarness.StartAsync(o => o with { MaxInFlightPerConnection = 4 },

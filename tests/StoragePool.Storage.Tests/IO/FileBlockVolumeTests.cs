@@ -3,6 +3,7 @@ using StoragePool.Interop;
 using StoragePool.Storage.IO;
 using StoragePool.Storage.Tests.Support;
 using StoragePool.Testing;
+using static StoragePool.Interop.Interop;
 
 namespace StoragePool.Storage.Tests.IO;
 
@@ -77,6 +78,29 @@ public sealed class FileBlockVolumeTests
     /// <summary>How much of the volume's file is in the page cache (util-linux fincore).</summary>
     private async Task<long> ResidentBytesAsync() =>
         long.Parse(await Tools.OutputAsync("fincore", "--bytes", "--noheadings", "--output", "RES", _path), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Test]
+    public async Task A_read_the_page_cache_holds_is_had_without_waiting_and_one_that_needs_the_disk_is_not()
+    {
+        var data = VolumeFile.Filled(16 * Block, 0x3c);
+        await _volume.WriteAsync(0, data, WriteOptions.None);
+        var got = new byte[data.Length];
+        Assert.That(_volume.TryReadCached(0, got), Is.True, "just written: in the page cache");
+        Assert.That(got, Is.EqualTo(data));
+
+        await _volume.FlushAsync();
+        using (var handle = File.OpenHandle(_path))
+        {
+            Assert.That(Libc.PosixFadvise(handle, 0, 0, Libc.PosixFadvDontNeed), Is.Zero);
+        }
+        Assert.That(_volume.TryReadCached(0, got), Is.False, "evicted: reading it would wait for the disk");
+        await _volume.ReadAsync(0, got);
+        Assert.That(got, Is.EqualTo(data));
+        Array.Clear(got);
+        Assert.That(_volume.TryReadCached(0, got), Is.True, "read once: cached again");
+        Assert.That(got, Is.EqualTo(data));
+        Assert.That(_volume.TryReadCached(Size - 10, new byte[20]), Is.False, "past the end: no answer here, ReadAsync says why");
+    }
 
     [Test]
     public void Opening_a_volume_that_is_not_there_says_so()
