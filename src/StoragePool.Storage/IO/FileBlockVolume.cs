@@ -92,20 +92,28 @@ internal sealed class FileBlockVolume : BlockVolume
     protected override bool TryReadCachedCore(long offset, Span<byte> buffer)
     {
         var done = 0;
-        while (done < buffer.Length)
+        try
         {
-            var read = Libc.ReadCached(_handle, buffer[done..], offset + done);
-            if (read < 0)
+            while (done < buffer.Length)
             {
-                return false;
+                var read = Libc.ReadCached(_handle, buffer[done..], offset + done);
+                if (read < 0)
+                {
+                    return false;
+                }
+                if (read == 0)
+                {
+                    // shorter than the volume (shrunk since it was opened), as in ReadCoreAsync
+                    buffer[done..].Clear();
+                    break;
+                }
+                done += read;
             }
-            if (read == 0)
-            {
-                // shorter than the volume (shrunk since it was opened), as in ReadCoreAsync
-                buffer[done..].Clear();
-                break;
-            }
-            done += read;
+        }
+        catch (ObjectDisposedException)
+        {
+            // closed (revoked, or the connection is going): not an answer here; ReadAsync fails with the reason
+            return false;
         }
         return true;
     }

@@ -319,6 +319,7 @@ public sealed class FileBlockVolumeTests
 
         Assert.That(VolumeIo.OpenDescriptors(_path), Is.EqualTo(before));
         Assert.That(async () => await volume.ReadAsync(0, new byte[1]), Throws.InstanceOf<ObjectDisposedException>());
+        Assert.That(volume.TryReadCached(0, new byte[1]), Is.False, "no answer without waiting: ReadAsync says why");
     }
 
     [Test]
