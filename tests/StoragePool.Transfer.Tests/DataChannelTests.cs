@@ -133,22 +133,23 @@ public sealed class DataChannelTests
         var threads = await Task.Run(async () =>
         {
             // off NUnit's synchronization context, as in storagepoold, so that continuations run where sockets complete them
-            var seen = new List<(string Call, bool Pool)>();
+            var seen = new List<(string Call, bool Pool, string? Thread)>();
             await using var sink = new PeerChunkSink(new Uri($"http://127.0.0.1:{port}/"), Token, "p/t");
             await sink.BeginAsync(new TransferManifest(Id, "p/s", 2 * Chunk, Chunk, false, false, Chunk), CancellationToken.None);
-            seen.Add(("begin", Thread.CurrentThread.IsThreadPoolThread));
+            seen.Add(("begin", Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name));
             await sink.SendAsync(record, bytes, CancellationToken.None);
-            seen.Add(("send", Thread.CurrentThread.IsThreadPoolThread));
+            seen.Add(("send", Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name));
             await sink.CompleteAsync(digest, CancellationToken.None);
-            seen.Add(("complete", Thread.CurrentThread.IsThreadPoolThread));
+            seen.Add(("complete", Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name));
             return seen;
         }).WaitAsync(TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
         rest.Stop();
         await serving;
 
-        Assert.That(threads, Is.EqualTo(new[] { ("begin", true), ("send", true), ("complete", true) }),
-            "the sender reads disks after these calls, which must not stall the socket event thread");
+        Assert.That(threads.Select(t => (t.Call, t.Pool)), Is.EqualTo(new[] { ("begin", true), ("send", true), ("complete", true) }),
+            "the sender reads disks after these calls, which must not stall the socket event thread; threads seen: " +
+            string.Join(", ", threads.Select(t => $"{t.Call} on '{t.Thread}'")));
         var back = new byte[Chunk];
         await target.ReadAsync(0, back);
         Assert.That(back, Is.EqualTo(bytes), "the chunk went through the data channel");
