@@ -142,6 +142,44 @@ internal static partial class Interop
             }
         }
 
+        /// <summary>cachestat(2), Linux 6.5 and later: syscall number 451 on x86_64 (and on every architecture since).</summary>
+        private const long SysCacheStat = 451;
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct CacheStatRange
+        {
+            public ulong Offset;
+            public ulong Length;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct CacheStat
+        {
+            public ulong Cached;
+            public ulong Dirty;
+            public ulong Writeback;
+            public ulong Evicted;
+            public ulong RecentlyEvicted;
+        }
+
+        [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+        private static unsafe partial long CacheStatCall(long number, SafeFileHandle fd, CacheStatRange* range, CacheStat* stat, uint flags);
+
+        /// <summary>
+        /// Whether the page cache holds every page of [<paramref name="offset"/>, +<paramref name="length"/>) of the
+        /// file (cachestat(2), which only looks): reading it, or splicing it to a socket, will not wait for the disk.
+        /// False when it does not, and where the kernel cannot tell (before 6.5).
+        /// </summary>
+        internal static unsafe bool IsCached(SafeFileHandle fd, long offset, long length)
+        {
+            var page = Environment.SystemPageSize;
+            var first = offset / page;
+            var pages = ((offset + length + page - 1) / page) - first;
+            var range = new CacheStatRange { Offset = (ulong)(first * page), Length = (ulong)(pages * page) };
+            CacheStat stat;
+            return CacheStatCall(SysCacheStat, fd, &range, &stat, 0) == 0 && stat.Cached >= (ulong)pages;
+        }
+
         /// <summary>
         /// Writes all of <paramref name="data"/> at <paramref name="offset"/> through <paramref name="fd"/>, a descriptor
         /// opened with O_DIRECT, when the buffer, its length and the offset are aligned (<see cref="AlignedBuffer"/>).

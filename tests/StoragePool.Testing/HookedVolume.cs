@@ -13,6 +13,7 @@ public sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask>
     private int _inFlight;
     private int _maxInFlight;
     private int _cachedReads;
+    private int _fileRanges;
 
     public string Name => inner.Name;
 
@@ -47,6 +48,26 @@ public sealed class HookedVolume(IBlockVolume inner, Func<VolumeCall, ValueTask>
             return false;
         }
         Interlocked.Increment(ref _cachedReads);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether <see cref="TryGetCachedFileRange"/> asks the real volume (counting the ranges it gives in
+    /// <see cref="FileRanges"/>, without the hook). By default it says no.
+    /// </summary>
+    public bool GivesFileRanges { get; init; }
+
+    /// <summary>The ranges <see cref="TryGetCachedFileRange"/> gave.</summary>
+    public int FileRanges => Volatile.Read(ref _fileRanges);
+
+    public bool TryGetCachedFileRange(long offset, int length, out FileRange range)
+    {
+        range = default;
+        if (!GivesFileRanges || !inner.TryGetCachedFileRange(offset, length, out range))
+        {
+            return false;
+        }
+        Interlocked.Increment(ref _fileRanges);
         return true;
     }
 

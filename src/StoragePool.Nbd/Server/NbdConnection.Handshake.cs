@@ -416,7 +416,9 @@ internal sealed partial class NbdConnection
         _export = name;
         _blockStatus = _structuredReplies && _metaContextExport == name;
         _window = new InFlightWindow(_options.MaxInFlightPerConnection, Math.Max(2L * _options.MaxRequestBytes, 64L << 20));
-        _sender = new ReplySender(_stream, _options.MaxInFlightPerConnection, OnSendFailed);
+        // read data goes from the page cache to the socket by sendfile, unless TLS must encrypt it on the way
+        _files = _sslStream is null ? new FileSender(_socket) : null;
+        _sender = new ReplySender(_stream, _files, _options.MaxInFlightPerConnection, OnSendFailed);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             _logger.ExportOpened(_id, name, _volume.ReadOnly ? "read-only" : "read-write",

@@ -267,6 +267,33 @@ internal sealed partial class NbdConnection
         return true;
     }
 
+    /// <summary>
+    /// Makes a read's reply one piece whose data the sender takes from the volume's file (<see cref="FileSender"/>),
+    /// when the connection is not encrypted and the page cache holds the range: the bytes are not copied through this
+    /// process, which for large reads is most of their cost (docs/benchmarks.md), and sending them will not wait for
+    /// the disk (the sender may be on the socket's event thread). Allocated zeros go as data, not as a hole. False
+    /// leaves the read to be copied.
+    /// </summary>
+    private bool TrySetFileReply(RequestContext context, IBlockVolume volume)
+    {
+        var request = context.Request;
+        if (!_sender!.SendsFiles || !volume.TryGetCachedFileRange((long)request.Offset, (int)request.Length, out var range))
+        {
+            return false;
+        }
+        if (_structuredReplies)
+        {
+            NbdCodec.WriteDataChunkHeader(context.Small, NbdReplyFlags.Done, request.Handle, request.Offset, (int)request.Length);
+        }
+        else
+        {
+            NbdCodec.WriteSimpleReply(context.Small, NbdError.None, request.Handle);
+        }
+        context.Reply = context.Small.AsMemory(0, ReadHeaderSize);
+        context.File = range;
+        return true;
+    }
+
     /// <summary>What precedes the data of a read reply that is one piece: a simple reply's header or a data chunk's.</summary>
     private int ReadHeaderSize => _structuredReplies ? NbdLimits.DataChunkHeaderSize : NbdLimits.SimpleReplySize;
 
@@ -293,6 +320,10 @@ internal sealed partial class NbdConnection
         var length = (int)request.Length;
         if (!_structuredReplies || (request.Flags & NbdCommandFlags.DontFragment) != 0 || length < SparseReadThreshold)
         {
+            if (length >= SparseReadThreshold && TrySetFileReply(context, volume))
+            {
+                return;
+            }
             var buffer = context.RentBuffer(ReadHeaderSize + length);
             await volume.ReadAsync(offset, buffer.AsMemory(ReadHeaderSize, length), cancellationToken);
             SetReadReply(context, buffer);
@@ -313,6 +344,10 @@ internal sealed partial class NbdConnection
         try
         {
             var count = Describe(statuses, offset, length, runs.AsSpan(0, MaxReadChunks), NbdAllocationFlags.Zero, coverAll: true);
+            if (count == 1 && runs[0].Flags == NbdAllocationFlags.None && TrySetFileReply(context, volume))
+            {
+                return;
+            }
             var buffer = context.RentBuffer(length + (count * NbdLimits.HoleChunkSize));
             var position = 0;
             var last = 0;

@@ -41,6 +41,7 @@ internal sealed partial class NbdConnection : IDisposable
     private string _export = "";
     private InFlightWindow? _window;
     private ReplySender? _sender;
+    private FileSender? _files;
     private long _requestCount;
 
     public NbdConnection(long id, Socket socket, TlsPolicy tls, string endpoint, IExportProvider exports, ILogger logger, NbdServerOptions options)
@@ -134,6 +135,7 @@ internal sealed partial class NbdConnection : IDisposable
     public void Dispose()
     {
         _network.Dispose();
+        _files?.Dispose();
         _abort.Dispose();
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using StoragePool.Storage.IO;
 
 namespace StoragePool.Nbd.Server;
 
@@ -6,6 +7,8 @@ namespace StoragePool.Nbd.Server;
 /// Writes replies to the connection's stream, whole and one at a time, in the order they are finished.
 /// Whoever finishes a reply while nobody is sending becomes the sender and drains the queue: small replies
 /// are copied into one batch so that many go out in one write; large ones are written from their own buffer.
+/// A reply with a <see cref="RequestContext.File"/> part goes out as the batch so far, its header last, followed by
+/// the file's bytes (<see cref="FileSender"/>).
 /// Nobody waits for a lock and nothing is allocated per reply. A reply's buffers are released once written.
 /// </summary>
 internal sealed class ReplySender
@@ -15,6 +18,7 @@ internal sealed class ReplySender
 
     private readonly ConcurrentQueue<RequestContext> _queue = new();
     private readonly Stream _stream;
+    private readonly FileSender? _files;
     private readonly Action<Exception> _failed;
     private readonly byte[] _batch = new byte[128 << 10];
     private readonly RequestContext?[] _batched;
@@ -22,14 +26,19 @@ internal sealed class ReplySender
     private volatile bool _broken;
 
     /// <param name="stream">the connection's stream (plain or TLS).</param>
+    /// <param name="files">sends file ranges on the stream's socket; null when replies must go through the stream (TLS).</param>
     /// <param name="maxInFlight">the most replies that can be queued at once.</param>
     /// <param name="failed">called once when a write fails; queued replies are then released unsent.</param>
-    public ReplySender(Stream stream, int maxInFlight, Action<Exception> failed)
+    public ReplySender(Stream stream, FileSender? files, int maxInFlight, Action<Exception> failed)
     {
         _stream = stream;
+        _files = files;
         _failed = failed;
         _batched = new RequestContext[Math.Max(maxInFlight, _batch.Length / 16) + 1];
     }
+
+    /// <summary>Whether a reply may have a <see cref="RequestContext.File"/> part.</summary>
+    public bool SendsFiles => _files is not null;
 
     /// <summary>Queues a finished reply (<see cref="RequestContext.Reply"/>) and sends it unless someone else is sending.</summary>
     public void Send(RequestContext context)
@@ -77,6 +86,21 @@ internal sealed class ReplySender
                     continue;
                 }
                 var reply = context.Reply;
+                if (context.File is { } file)
+                {
+                    // the header ends the batch; the file's bytes follow it
+                    if (reply.Length > _batch.Length - length || count == _batched.Length)
+                    {
+                        await FlushBatchAsync(length, count);
+                        length = count = 0;
+                    }
+                    reply.Span.CopyTo(_batch.AsSpan(length));
+                    length += reply.Length;
+                    _batched[count++] = context;
+                    await FlushBatchAsync(length, count, file);
+                    length = count = 0;
+                    continue;
+                }
                 if (reply.Length <= CoalesceLimit)
                 {
                     if (reply.Length > _batch.Length - length || count == _batched.Length)
@@ -116,11 +140,18 @@ internal sealed class ReplySender
         }
     }
 
-    private async ValueTask FlushBatchAsync(int length, int count)
+    private async ValueTask FlushBatchAsync(int length, int count, FileRange? file = null)
     {
         try
         {
-            await _stream.WriteAsync(_batch.AsMemory(0, length));
+            if (file is { } range)
+            {
+                await _files!.SendAsync(_batch.AsMemory(0, length), range);
+            }
+            else
+            {
+                await _stream.WriteAsync(_batch.AsMemory(0, length));
+            }
         }
         finally
         {

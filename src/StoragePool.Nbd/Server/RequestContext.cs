@@ -1,5 +1,6 @@
 using System.Buffers;
 using StoragePool.Nbd.Protocol;
+using StoragePool.Storage.IO;
 
 namespace StoragePool.Nbd.Server;
 
@@ -29,6 +30,9 @@ internal sealed class RequestContext : IThreadPoolWorkItem
 
     /// <summary>What the reply sender writes: part of <see cref="Buffer"/> or of <see cref="Small"/>.</summary>
     public ReadOnlyMemory<byte> Reply { get; set; }
+
+    /// <summary>The data of a read reply, sent from the volume's file after <see cref="Reply"/>; null for the rest.</summary>
+    public FileRange? File { get; set; }
 
     /// <summary>Bytes charged to the in-flight window.</summary>
     public long WindowBytes { get; set; }
@@ -76,6 +80,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
             Buffer = null;
         }
         Reply = default;
+        File = null;
         var bytes = WindowBytes;
         WindowBytes = 0;
         _connection.Return(this, bytes);

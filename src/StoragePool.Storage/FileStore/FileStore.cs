@@ -116,12 +116,12 @@ public sealed class FileStore : IVolumeStore
     public BlockVolume OpenVolume(string volumeId, string name, WritePath writes, CancellationToken revoked)
     {
         ArgumentNullException.ThrowIfNull(writes);
-        return OpenBlockVolume(OpenVolume(volumeId, FileAccess.ReadWrite), name, readOnly: false, writes,
+        return OpenBlockVolume(OpenVolume(volumeId, FileAccess.ReadWrite, BlockVolumeOptions), name, readOnly: false, writes,
             $"opening volume '{volumeId}'", revoked);
     }
 
     public BlockVolume OpenSnapshot(string snapshotId, string name, CancellationToken revoked) =>
-        OpenBlockVolume(OpenSnapshot(snapshotId), name, readOnly: true, WritePath.Empty,
+        OpenBlockVolume(OpenSnapshot(snapshotId, BlockVolumeOptions), name, readOnly: true, WritePath.Empty,
             $"opening snapshot '{snapshotId}'", revoked);
 
     private static FileBlockVolume OpenBlockVolume(SafeFileHandle handle, string name, bool readOnly,
@@ -472,19 +472,26 @@ public sealed class FileStore : IVolumeStore
         }
     }
 
-    private SafeFileHandle OpenVolume(string volumeId, FileAccess access) =>
-        Open(GetVolumePath(volumeId), access, () => VolumeNotFound(volumeId), $"opening volume '{volumeId}'");
+    /// <summary>
+    /// How the file of a <see cref="FileBlockVolume"/> is opened. On Linux, <see cref="FileOptions.Asynchronous"/> only
+    /// marks the handle (the volume still reads and writes with pread/pwrite on the caller's thread); socket APIs take
+    /// only such handles for sendfile (<see cref="IBlockVolume.TryGetCachedFileRange"/>).
+    /// </summary>
+    private const FileOptions BlockVolumeOptions = FileOptions.Asynchronous;
 
-    private SafeFileHandle OpenSnapshot(string snapshotId) =>
-        Open(GetSnapshotPath(snapshotId), FileAccess.Read, () => SnapshotNotFound(snapshotId),
+    private SafeFileHandle OpenVolume(string volumeId, FileAccess access, FileOptions options = FileOptions.None) =>
+        Open(GetVolumePath(volumeId), access, options, () => VolumeNotFound(volumeId), $"opening volume '{volumeId}'");
+
+    private SafeFileHandle OpenSnapshot(string snapshotId, FileOptions options = FileOptions.None) =>
+        Open(GetSnapshotPath(snapshotId), FileAccess.Read, options, () => SnapshotNotFound(snapshotId),
             $"opening snapshot '{snapshotId}'");
 
-    private static SafeFileHandle Open(string path, FileAccess access, Func<StoragePoolException> notFound,
+    private static SafeFileHandle Open(string path, FileAccess access, FileOptions options, Func<StoragePoolException> notFound,
         string operation)
     {
         try
         {
-            return File.OpenHandle(path, FileMode.Open, access, FileShare.ReadWrite);
+            return File.OpenHandle(path, FileMode.Open, access, FileShare.ReadWrite, options);
         }
         catch (FileNotFoundException)
         {

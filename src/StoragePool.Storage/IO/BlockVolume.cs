@@ -61,6 +61,12 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
     public bool TryReadCached(long offset, Span<byte> buffer) =>
         RangeError("read", offset, buffer.Length) is null && (buffer.IsEmpty || TryReadCachedCore(offset, buffer));
 
+    public bool TryGetCachedFileRange(long offset, int length, out FileRange range)
+    {
+        range = default;
+        return length > 0 && RangeError("read", offset, length) is null && TryGetCachedFileRangeCore(offset, length, out range);
+    }
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options,
         CancellationToken cancellationToken = default) =>
         SubmitAsync(new WriteRequest(Name, WriteKind.Write, offset, data.Length, options), data, cancellationToken);
@@ -118,6 +124,9 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     /// <summary>The range, already checked and not empty, if it can be read without waiting.</summary>
     protected abstract bool TryReadCachedCore(long offset, Span<byte> buffer);
+
+    /// <summary>The file range of a checked, non-empty range, if the page cache holds all of it.</summary>
+    protected abstract bool TryGetCachedFileRangeCore(long offset, int length, out FileRange range);
 
     /// <summary>
     /// Applies a request that has been checked and has passed the <see cref="WritePath"/>: the only way data changes.

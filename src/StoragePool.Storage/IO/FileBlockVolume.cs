@@ -43,6 +43,13 @@ internal sealed class FileBlockVolume : BlockVolume
     /// <summary>The same file opened again with O_DIRECT, for <see cref="WriteOptions.Uncached"/> writes; null until the first.</summary>
     private SafeFileHandle? _direct;
 
+    /// <summary>
+    /// <see cref="_handle"/> as a stream, for <see cref="FileRange"/>s (what socket APIs take for sendfile); made on
+    /// first use, never disposed (that would close the handle, which <see cref="Dispose(bool)"/> does).
+    /// </summary>
+    private FileStream? _view;
+    private object? _viewLock;
+
     /// <summary>1 once the file system refused to open the file with O_DIRECT: uncached writes then go through the page cache.</summary>
     private int _directRefused;
 
@@ -117,6 +124,29 @@ internal sealed class FileBlockVolume : BlockVolume
         }
         return true;
     }
+
+    protected override bool TryGetCachedFileRangeCore(long offset, int length, out FileRange range)
+    {
+        range = default;
+        try
+        {
+            if (!Libc.IsCached(_handle, offset, length))
+            {
+                return false;
+            }
+            range = new FileRange(View(), offset, length);
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            // closed, as in TryReadCachedCore
+            return false;
+        }
+    }
+
+    // made once, under a lock: a stream lost in a race would be left to its finalizer
+    private FileStream View() =>
+        LazyInitializer.EnsureInitialized(ref _view, ref _viewLock, () => new FileStream(_handle, FileAccess.Read, bufferSize: 0, isAsync: _handle.IsAsync));
 
     protected override ValueTask ApplyAsync(WriteRequest request, ReadOnlyMemory<byte> data,
         CancellationToken cancellationToken) =>

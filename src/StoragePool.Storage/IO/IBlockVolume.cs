@@ -30,6 +30,14 @@ public interface IBlockVolume
     /// </summary>
     bool TryReadCached(long offset, Span<byte> buffer);
 
+    /// <summary>
+    /// Where the range's bytes lie in a file whose pages the page cache holds, so that a socket can be handed them
+    /// there (sendfile) instead of having them copied into a buffer and out again. False when they are not all cached
+    /// or the store keeps them elsewhere: read with <see cref="ReadAsync"/>. Bytes sent this way are the file's as the
+    /// socket takes them; a write that runs at the same time as the read may show in it, as on any disk.
+    /// </summary>
+    bool TryGetCachedFileRange(long offset, int length, out FileRange range);
+
     ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, WriteOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Makes every acknowledged write durable, whichever connection made it.</summary>
@@ -73,6 +81,12 @@ public enum WriteOptions
     /// </summary>
     Uncached = 8,
 }
+
+/// <summary>
+/// <paramref name="Length"/> bytes at <paramref name="Offset"/> of <paramref name="File"/>, a read-only view of a
+/// volume's file that its volume owns: never dispose it.
+/// </summary>
+public readonly record struct FileRange(FileStream File, long Offset, int Length);
 
 /// <summary>A run of blocks: <see cref="Hole"/> when unallocated, <see cref="Zero"/> when it reads as zeros.</summary>
 public readonly record struct BlockStatus(long Offset, long Length, bool Hole, bool Zero);

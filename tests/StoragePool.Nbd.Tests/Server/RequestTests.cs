@@ -323,6 +323,37 @@ public sealed class RequestTests
     }
 
     [Test]
+    public async Task A_large_read_the_page_cache_holds_is_sent_from_the_volumes_file([Values] bool structured)
+    {
+        await using var server = await Start();
+        HookedVolume? hooked = null;
+        // a read that would copy the bytes fails: only the file range can answer
+        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, call => call.Operation == "read"
+            ? ValueTask.FromException(new IOException("not copied"))
+            : ValueTask.CompletedTask)
+        { GivesFileRanges = true };
+        await using var client = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol", structured);
+        var data = RandomNumberGenerator.GetBytes(3 << 20);
+        await client.WriteAsync(0, data);
+
+        // many in flight, so that replies queue behind each other in the sender
+        var offsets = new Dictionary<ulong, int>();
+        for (var i = 0; i < 8; i++)
+        {
+            offsets[await client.SendAsync(NbdCommand.Read, (ulong)(i * (256 << 10)), 1 << 20)] = i * (256 << 10);
+        }
+        for (var i = 0; i < 8; i++)
+        {
+            var reply = await client.ReceiveAsync();
+            Assert.That(reply.Error, Is.EqualTo(NbdError.None), reply.Message);
+            var offset = offsets[reply.Handle];
+            Bytes.AssertSame(reply.Data!, data.AsSpan(offset, 1 << 20).ToArray(), $"the read at {offset}");
+        }
+        Assert.That(await client.ReadAsync(100_000, 100_000), Is.EqualTo(data.AsSpan(100_000, 100_000).ToArray()), "unaligned");
+        Assert.That(hooked!.FileRanges, Is.EqualTo(9));
+    }
+
+    [Test]
     public async Task No_more_requests_run_at_once_than_the_window_allows()
     {
         await using var server = await ServerHarness.StartAsync(o => o with { MaxInFlightPerConnection = 4 },

@@ -103,6 +103,31 @@ public sealed class FileBlockVolumeTests
     }
 
     [Test]
+    public async Task A_range_the_page_cache_holds_is_given_as_the_files_bytes_and_one_that_needs_the_disk_is_not()
+    {
+        var data = VolumeFile.Filled(16 * Block, 0x5e);
+        await _volume.WriteAsync(4 * Block, data, WriteOptions.None);
+
+        Assert.That(_volume.TryGetCachedFileRange(4 * Block + 100, data.Length - 200, out var range), Is.True, "just written: in the page cache");
+        Assert.That((range.Offset, range.Length), Is.EqualTo((4 * Block + 100, data.Length - 200)));
+        var got = new byte[range.Length];
+        Assert.That(RandomAccess.Read(range.File.SafeFileHandle, got, range.Offset), Is.EqualTo(got.Length));
+        Assert.That(got, Is.EqualTo(data.AsSpan(100, data.Length - 200).ToArray()), "the range is the volume's bytes");
+        Assert.That(_volume.TryGetCachedFileRange(3 * Block, 2 * Block, out _), Is.False, "half of it never read nor written: not cached");
+
+        await _volume.FlushAsync();
+        using (var handle = File.OpenHandle(_path))
+        {
+            Assert.That(Libc.PosixFadvise(handle, 0, 0, Libc.PosixFadvDontNeed), Is.Zero);
+        }
+        Assert.That(_volume.TryGetCachedFileRange(4 * Block, data.Length, out _), Is.False, "evicted: sending it would wait for the disk");
+        await _volume.ReadAsync(4 * Block, got);
+        Assert.That(_volume.TryGetCachedFileRange(4 * Block + 100, data.Length - 200, out _), Is.True, "read once: cached again");
+        Assert.That(_volume.TryGetCachedFileRange(Size - 10, 20, out _), Is.False, "past the end");
+        Assert.That(_volume.TryGetCachedFileRange(0, 0, out _), Is.False, "empty");
+    }
+
+    [Test]
     public void Opening_a_volume_that_is_not_there_says_so()
     {
         Assert.That(() => _store.OpenVolume("nope", "pool/nope", WritePath.Empty, CancellationToken.None),
@@ -314,12 +339,16 @@ public sealed class FileBlockVolumeTests
         var before = VolumeIo.OpenDescriptors(_path);
         var volume = _store.OpenVolume("v1", "pool/v1", WritePath.Empty, CancellationToken.None);
         Assert.That(VolumeIo.OpenDescriptors(_path), Is.EqualTo(before + 1));
+        await volume.WriteAsync(0, new byte[] { 1 }, WriteOptions.None);
+        Assert.That(volume.TryGetCachedFileRange(0, 1, out _), Is.True);
+        Assert.That(VolumeIo.OpenDescriptors(_path), Is.EqualTo(before + 1), "a file range shares the volume's descriptor");
 
         await volume.DisposeAsync();
 
         Assert.That(VolumeIo.OpenDescriptors(_path), Is.EqualTo(before));
         Assert.That(async () => await volume.ReadAsync(0, new byte[1]), Throws.InstanceOf<ObjectDisposedException>());
         Assert.That(volume.TryReadCached(0, new byte[1]), Is.False, "no answer without waiting: ReadAsync says why");
+        Assert.That(volume.TryGetCachedFileRange(0, 1, out _), Is.False);
     }
 
     [Test]

@@ -210,7 +210,7 @@ public sealed class WritePathTests
         var changes = new[] { "WriteAsync", "TrimAsync", "WriteZeroesAsync" };
         var others = new[]
         {
-            "ReadAsync", "TryReadCached", "FlushAsync", "PrefetchAsync", "GetBlockStatusAsync",
+            "ReadAsync", "TryReadCached", "TryGetCachedFileRange", "FlushAsync", "PrefetchAsync", "GetBlockStatusAsync",
             "get_Name", "get_Size", "get_ReadOnly", "get_Revoked",
         };
 
