@@ -9,7 +9,8 @@ namespace StoragePool.Nbd.Server;
 /// are copied into one batch so that many go out in one write; large ones are written from their own buffer.
 /// A reply with a <see cref="RequestContext.File"/> part goes out as the batch so far, its header last, followed by
 /// the file's bytes (<see cref="FileSender"/>).
-/// Nobody waits for a lock and nothing is allocated per reply. A reply's buffers are released once written.
+/// Nobody waits for a lock, and nothing is allocated per reply but the socket API's bookkeeping for a file part.
+/// A reply's buffers are released once written.
 /// </summary>
 internal sealed class ReplySender
 {

@@ -48,7 +48,7 @@ internal sealed class FileBlockVolume : BlockVolume
     /// first use, never disposed (that would close the handle, which <see cref="Dispose(bool)"/> does).
     /// </summary>
     private FileStream? _view;
-    private object? _viewLock;
+    private readonly Lock _viewLock = new();
 
     /// <summary>1 once the file system refused to open the file with O_DIRECT: uncached writes then go through the page cache.</summary>
     private int _directRefused;
@@ -130,7 +130,8 @@ internal sealed class FileBlockVolume : BlockVolume
         range = default;
         try
         {
-            if (!Libc.IsCached(_handle, offset, length))
+            // socket APIs take only handles marked for asynchronous I/O (FileStore opens volumes so)
+            if (!_handle.IsAsync || !Libc.IsCached(_handle, offset, length))
             {
                 return false;
             }
@@ -144,9 +145,16 @@ internal sealed class FileBlockVolume : BlockVolume
         }
     }
 
-    // made once, under a lock: a stream lost in a race would be left to its finalizer
-    private FileStream View() =>
-        LazyInitializer.EnsureInitialized(ref _view, ref _viewLock, () => new FileStream(_handle, FileAccess.Read, bufferSize: 0, isAsync: _handle.IsAsync));
+    private FileStream View() => Volatile.Read(ref _view) ?? CreateView();
+
+    // made once, under a lock: a second stream, lost in a race, would be left to its finalizer
+    private FileStream CreateView()
+    {
+        lock (_viewLock)
+        {
+            return _view ??= new FileStream(_handle, FileAccess.Read, bufferSize: 0, isAsync: true);
+        }
+    }
 
     protected override ValueTask ApplyAsync(WriteRequest request, ReadOnlyMemory<byte> data,
         CancellationToken cancellationToken) =>
