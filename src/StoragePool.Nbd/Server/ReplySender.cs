@@ -87,21 +87,7 @@ internal sealed class ReplySender
                     continue;
                 }
                 var reply = context.Reply;
-                if (context.File is { } file)
-                {
-                    // the header ends the batch; the file's bytes follow it
-                    if (reply.Length > _batch.Length - length || count == _batched.Length)
-                    {
-                        await FlushBatchAsync(length, count);
-                        length = count = 0;
-                    }
-                    reply.Span.CopyTo(_batch.AsSpan(length));
-                    length += reply.Length;
-                    _batched[count++] = context;
-                    await FlushBatchAsync(length, count, file);
-                    length = count = 0;
-                    continue;
-                }
+                // a file reply's Reply is its header, always small
                 if (reply.Length <= CoalesceLimit)
                 {
                     if (reply.Length > _batch.Length - length || count == _batched.Length)
@@ -112,6 +98,12 @@ internal sealed class ReplySender
                     reply.Span.CopyTo(_batch.AsSpan(length));
                     length += reply.Length;
                     _batched[count++] = context;
+                    if (context.File is { } file)
+                    {
+                        // the header ends the batch; the file's bytes follow it
+                        await FlushBatchAsync(length, count, file);
+                        length = count = 0;
+                    }
                     continue;
                 }
                 if (length > 0)
