@@ -299,16 +299,18 @@ public sealed class RequestTests
         Assert.That((await stuck.ReceiveAsync()).Error, Is.EqualTo(NbdError.None));
     }
 
+    /// <summary>A hook under which a read that copies the bytes on the thread pool (<see cref="IBlockVolume.ReadAsync"/>) fails.</summary>
+    private static ValueTask FailCopiedReads(VolumeCall call) => call.Operation == "read"
+        ? ValueTask.FromException(new IOException("read on the thread pool, which this test forbids"))
+        : ValueTask.CompletedTask;
+
     [Test]
     public async Task A_small_read_the_page_cache_holds_is_answered_without_the_thread_pool([Values] bool structured)
     {
         await using var server = await Start();
         HookedVolume? hooked = null;
-        // a read that reaches the thread pool fails: only the socket thread's cached read can answer
-        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, call => call.Operation == "read"
-            ? ValueTask.FromException(new IOException("not from the pool"))
-            : ValueTask.CompletedTask)
-        { ReadsCached = true };
+        // only the socket thread's cached read can answer
+        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, FailCopiedReads) { ReadsCached = true };
         await using var client = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol", structured);
         var data = RandomNumberGenerator.GetBytes(64 << 10);
         await client.WriteAsync(0, data);
@@ -327,11 +329,8 @@ public sealed class RequestTests
     {
         await using var server = await Start();
         HookedVolume? hooked = null;
-        // a read that would copy the bytes fails: only the file range can answer
-        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, call => call.Operation == "read"
-            ? ValueTask.FromException(new IOException("not copied"))
-            : ValueTask.CompletedTask)
-        { GivesFileRanges = true };
+        // only the file range can answer
+        server.Exports.Wrap = volume => hooked = new HookedVolume(volume, FailCopiedReads) { GivesFileRanges = true };
         await using var client = await NbdTestClient.OpenAsync(server.SocketPath, "pool/vol", structured);
         var data = RandomNumberGenerator.GetBytes(3 << 20);
         await client.WriteAsync(0, data);
