@@ -118,9 +118,10 @@ internal static partial class Interop
         private static unsafe partial nint PReadV2(SafeFileHandle fd, IoVec* iov, int count, long offset, int flags);
 
         /// <summary>
-        /// Reads at <paramref name="offset"/> only what the page cache holds (preadv2 with RWF_NOWAIT): the bytes read,
+        /// Reads at <paramref name="offset"/> without waiting for the disk (preadv2 with RWF_NOWAIT): the bytes read,
         /// which stop at the first byte that would need the disk or at the end of the file (0 there), or -1 when not even
-        /// the first byte can be had without waiting (or the kernel or file system cannot tell).
+        /// the first byte can be had without waiting (or the kernel or file system cannot tell). On a miss the kernel
+        /// starts read-ahead, and may return the bytes if that finished in time: <see cref="IsCached"/> only looks.
         /// </summary>
         internal static unsafe int ReadCached(SafeFileHandle fd, Span<byte> buffer, long offset)
         {
@@ -167,17 +168,17 @@ internal static partial class Interop
 
         /// <summary>
         /// Whether the page cache holds every page of [<paramref name="offset"/>, +<paramref name="length"/>) of the
-        /// file (cachestat(2), which only looks): reading it, or splicing it to a socket, will not wait for the disk.
-        /// False when it does not, and where the kernel cannot tell (before 6.5).
+        /// file (cachestat(2), which only looks and starts no I/O): reading it, or splicing it to a socket, will not wait
+        /// for the disk. Null where the kernel cannot tell (before 6.5).
         /// </summary>
-        internal static unsafe bool IsCached(SafeFileHandle fd, long offset, long length)
+        internal static unsafe bool? IsCached(SafeFileHandle fd, long offset, long length)
         {
             var page = Environment.SystemPageSize;
             var first = offset / page;
             var pages = ((offset + length + page - 1) / page) - first;
             var range = new CacheStatRange { Offset = (ulong)(first * page), Length = (ulong)(pages * page) };
             CacheStat stat;
-            return CacheStatCall(SysCacheStat, fd, &range, &stat, 0) == 0 && stat.Cached >= (ulong)pages;
+            return CacheStatCall(SysCacheStat, fd, &range, &stat, 0) == 0 ? stat.Cached >= (ulong)pages : null;
         }
 
         /// <summary>

@@ -101,6 +101,12 @@ internal sealed class FileBlockVolume : BlockVolume
         var done = 0;
         try
         {
+            // look first: preadv2(RWF_NOWAIT) alone would start read-ahead on a miss, I/O submitted from a thread that
+            // must not block; where the kernel cannot look (before 6.5), RWF_NOWAIT still never waits
+            if (Libc.IsCached(_handle, offset, buffer.Length) == false)
+            {
+                return false;
+            }
             while (done < buffer.Length)
             {
                 var read = Libc.ReadCached(_handle, buffer[done..], offset + done);
@@ -131,7 +137,7 @@ internal sealed class FileBlockVolume : BlockVolume
         try
         {
             // socket APIs take only handles marked for asynchronous I/O (FileStore opens volumes so)
-            if (!_handle.IsAsync || !Libc.IsCached(_handle, offset, length))
+            if (!_handle.IsAsync || Libc.IsCached(_handle, offset, length) != true)
             {
                 return false;
             }
