@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -175,10 +176,15 @@ public sealed class PeerChunkSink : IChunkSink
         return bytes;
     }
 
-    /// <summary>Disposed as a method ends (returning or throwing): moves the rest of the caller to the thread pool.</summary>
-    private readonly struct ReturnOnPool : IAsyncDisposable
+    /// <summary>
+    /// Disposed as a method ends (returning or throwing): moves the rest of the caller to the thread pool. Found by
+    /// <c>await using</c> as a pattern, not through IAsyncDisposable, whose ValueTask would wrap the hop in a second
+    /// async method and lose it (see <see cref="EventThread.LeaveAsync"/>).
+    /// </summary>
+    private readonly struct ReturnOnPool
     {
-        public ValueTask DisposeAsync() => EventThread.LeaveAsync();
+        [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "await using looks for an instance method")]
+        public EventThread.PoolAwaitable DisposeAsync() => EventThread.LeaveAsync();
     }
 
     private sealed class Connection(Stream stream)
