@@ -35,13 +35,13 @@ public class EventThreadTests
     [Test]
     public async Task A_method_already_on_the_pool_goes_on_without_a_hop()
     {
-        var (onPool, thread) = await Task.Run(async () =>
+        var (onPool, sameThread) = await Task.Run(async () =>
         {
             var before = Thread.CurrentThread;
             await EventThread.LeaveAsync();
             return (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread == before);
         });
-        Assert.That((onPool, thread), Is.EqualTo((true, true)));
+        Assert.That((onPool, sameThread), Is.EqualTo((true, true)), "on the pool, and on the thread it was on");
     }
 
     private static async Task<(bool Pool, bool Same)> ProbeAsync(Thread caller)
