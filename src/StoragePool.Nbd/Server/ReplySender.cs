@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
+using StoragePool.Core.Threading;
 using StoragePool.Storage.IO;
 
 namespace StoragePool.Nbd.Server;
 
 /// <summary>
 /// Writes replies to the connection's stream, whole and one at a time, in the order they are finished.
-/// Whoever finishes a reply while nobody is sending becomes the sender and drains the queue: small replies
+/// Whoever finishes a reply while nobody is sending becomes the sender and drains the queue (<see cref="DrainTurn"/>
+/// says whose turn it is, so that no reply is ever left queued with nobody sending it): small replies
 /// are copied into one batch so that many go out in one write; large ones are written from their own buffer.
 /// A reply with a <see cref="RequestContext.File"/> part goes out as the batch so far, its header last, followed by
 /// the file's bytes (<see cref="FileSender"/>).
@@ -23,7 +25,7 @@ internal sealed class ReplySender
     private readonly Action<Exception> _failed;
     private readonly byte[] _batch = new byte[128 << 10];
     private readonly RequestContext?[] _batched;
-    private int _sending;
+    private readonly DrainTurn _turn = new();
     private volatile bool _broken;
 
     /// <param name="stream">the connection's stream (plain or TLS).</param>
@@ -45,93 +47,112 @@ internal sealed class ReplySender
     public void Send(RequestContext context)
     {
         _queue.Enqueue(context);
-        if (Interlocked.CompareExchange(ref _sending, 1, 0) == 0)
+        if (_turn.Queued())
         {
             _ = DrainAsync();
         }
     }
 
+    /// <summary>This caller's turn to send: rounds of what is owed, until nothing is.</summary>
     private async Task DrainAsync()
     {
-        while (true)
+        var owed = _turn.Owed;
+        do
         {
-            try
-            {
-                await DrainOnceAsync();
-            }
-            catch (Exception ex)
-            {
-                _broken = true;
-                _failed(ex);
-            }
-            Volatile.Write(ref _sending, 0);
-            // a reply queued after our last look but before we let go would be stranded: look again
-            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _sending, 1, 0) != 0)
-            {
-                return;
-            }
+            await SendRoundAsync(owed);
+            owed = _turn.Drained(owed);
         }
+        while (owed != 0);
     }
 
-    private async ValueTask DrainOnceAsync()
+    /// <summary>
+    /// Takes <paramref name="count"/> replies from the queue (each was queued before it was counted) and sends them.
+    /// After a failed write it releases them unsent.
+    /// </summary>
+    private async ValueTask SendRoundAsync(int count)
     {
         var length = 0;
-        var count = 0;
+        var batched = 0;
+        var taken = 0;
+        // taken off the queue, and neither in the batch nor released yet
+        RequestContext? current = null;
         try
         {
-            while (_queue.TryDequeue(out var context))
+            for (; taken < count; taken++)
             {
+                current = Take();
                 if (_broken)
                 {
-                    context.Release();
+                    current.Release();
+                    current = null;
                     continue;
                 }
-                var reply = context.Reply;
+                var reply = current.Reply;
                 // a file reply's Reply is its header, always small
                 if (reply.Length <= CoalesceLimit)
                 {
-                    if (reply.Length > _batch.Length - length || count == _batched.Length)
+                    if (reply.Length > _batch.Length - length || batched == _batched.Length)
                     {
-                        await FlushBatchAsync(length, count);
-                        length = count = 0;
+                        await FlushBatchAsync(length, batched);
+                        length = batched = 0;
                     }
                     reply.Span.CopyTo(_batch.AsSpan(length));
                     length += reply.Length;
-                    _batched[count++] = context;
-                    if (context.File is { } file)
+                    _batched[batched++] = current;
+                    var file = current.File;
+                    current = null;
+                    if (file is { } range)
                     {
                         // the header ends the batch; the file's bytes follow it
-                        await FlushBatchAsync(length, count, file);
-                        length = count = 0;
+                        await FlushBatchAsync(length, batched, range);
+                        length = batched = 0;
                     }
                     continue;
                 }
                 if (length > 0)
                 {
-                    await FlushBatchAsync(length, count);
-                    length = count = 0;
+                    await FlushBatchAsync(length, batched);
+                    length = batched = 0;
                 }
+                var large = current;
+                current = null;
                 try
                 {
                     await _stream.WriteAsync(reply);
                 }
                 finally
                 {
-                    context.Release();
+                    large.Release();
                 }
             }
             if (length > 0)
             {
-                await FlushBatchAsync(length, count);
-                length = count = 0;
+                await FlushBatchAsync(length, batched);
+                length = batched = 0;
+            }
+        }
+        catch (Exception ex)
+        {
+            // the connection is lost: what is in hand, batched or still owed in this round is released unsent
+            _broken = true;
+            _failed(ex);
+            current?.Release();
+            for (taken++; taken < count; taken++)
+            {
+                Take().Release();
             }
         }
         finally
         {
-            // on failure: what was batched is lost with the connection
-            ReleaseBatched(count);
+            ReleaseBatched(batched);
         }
     }
+
+    /// <summary>The next queued reply; there is one for every reply counted and not yet drained.</summary>
+    private RequestContext Take() =>
+        _queue.TryDequeue(out var context)
+            ? context
+            : throw new InvalidOperationException("a reply counted as queued is not in the reply queue");
 
     private async ValueTask FlushBatchAsync(int length, int count, FileRange? file = null)
     {
