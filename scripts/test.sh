@@ -10,7 +10,7 @@ echo "== installing test dependencies (apt)"
 as_root apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libsystemd0 libzstd1 libxxhash0 dbus-daemon dbus-bin systemd libglib2.0-bin util-linux procps curl xfsprogs \
-    qemu-utils libnbd-bin nbdkit openssl gcc make pkg-config libfuse3-dev fuse3 attr libvirt0 \
+    qemu-utils libnbd-bin python3-libnbd nbdkit openssl gcc make pkg-config libfuse3-dev fuse3 attr libvirt0 \
     libvirt-daemon-system libvirt-clients qemu-system-x86 >/dev/null
 
 echo "== dotnet format --verify-no-changes"

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Telemetry;
 using StoragePool.Nbd.Server;
 
 namespace StoragePool.Nbd;
@@ -22,8 +25,12 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Listener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly List<string> _endpoints = [];
+    private readonly Meter _meter;
+    private readonly Counter<long> _stuckRequests;
     private long _nextConnectionId;
     private int _state; // 0 new, 1 started, 2 disposed
+    private int _stuckNow;
+    private Task _watchdog = Task.CompletedTask;
 
     public NbdServer(IExportProvider exports, ILogger<NbdServer> logger, NbdServerOptions options)
     {
@@ -40,6 +47,10 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxRequestBytes,
                 "MaxRequestBytes must be between 4 KiB and 1 GiB");
         }
+        if (options.StuckRequestAfter <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.StuckRequestAfter, "StuckRequestAfter must be positive");
+        }
         if (options.TlsCertificate is { HasPrivateKey: false })
         {
             throw new ArgumentException("the NBD TLS certificate has no private key; give the certificate with its key", nameof(options));
@@ -47,6 +58,12 @@ public sealed class NbdServer : IAsyncDisposable
         _exports = exports;
         _logger = logger;
         _options = options;
+        _meter = new Meter(Meters.Name);
+        _stuckRequests = _meter.CreateCounter<long>("storagepool_nbd_stuck_requests",
+            description: $"NBD requests that waited more than {options.StuckRequestAfter.TotalSeconds:0.###} s for their reply, by export");
+        _meter.CreateObservableGauge("storagepool_nbd_requests_stuck", () => StuckRequestCount,
+            description: "NBD requests waiting for their reply longer than the stuck threshold now");
+        _meter.CreateObservableGauge("storagepool_nbd_connections", () => _connections.Count, description: "NBD connections open now");
     }
 
     /// <summary>Where the server listens: <c>unix:/path</c>, <c>tcp:127.0.0.1:10809</c> (the bound port).</summary>
@@ -54,6 +71,9 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Connections open now (handshake or transmission).</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Requests that had waited longer than <see cref="NbdServerOptions.StuckRequestAfter"/> at the watchdog's last look.</summary>
+    public int StuckRequestCount => Volatile.Read(ref _stuckNow);
 
     /// <summary>Binds every endpoint in the options, then accepts connections in the background.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -94,6 +114,7 @@ public sealed class NbdServer : IAsyncDisposable
             _logger.Listening(listener.Name);
             _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener), CancellationToken.None));
         }
+        _watchdog = Task.Run(WatchAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -110,6 +131,7 @@ public sealed class NbdServer : IAsyncDisposable
             listener.Dispose();
         }
         await Task.WhenAll(_acceptLoops);
+        await _watchdog;
 
         var open = _connections.Values.ToArray();
         var all = Task.WhenAll(open.Select(c => c.Task));
@@ -125,7 +147,39 @@ public sealed class NbdServer : IAsyncDisposable
         }
         _logger.Stopped(open.Length);
         _stopping.Dispose();
+        _meter.Dispose();
     }
+
+    /// <summary>
+    /// Looks at every connection a few times per <see cref="NbdServerOptions.StuckRequestAfter"/> for requests that have
+    /// waited longer for their reply; each is logged once and counted. Ends when the server stops.
+    /// </summary>
+    private async Task WatchAsync()
+    {
+        var threshold = _options.StuckRequestAfter;
+        var interval = TimeSpan.FromTicks(Math.Clamp(threshold.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        var thresholdTicks = (long)(threshold.TotalSeconds * Stopwatch.Frequency);
+        using var timer = new PeriodicTimer(interval);
+        Action<string> count = CountStuck;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                var now = Stopwatch.GetTimestamp();
+                var stuck = 0;
+                foreach (var (connection, _) in _connections.Values)
+                {
+                    stuck += connection.ReportStuck(now, thresholdTicks, count);
+                }
+                Volatile.Write(ref _stuckNow, stuck);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void CountStuck(string export) => _stuckRequests.Add(1, new KeyValuePair<string, object?>("export", export));
 
     private Listener BindUnix(string path)
     {

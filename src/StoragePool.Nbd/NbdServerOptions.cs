@@ -35,6 +35,12 @@ public sealed record NbdServerOptions
     /// <summary>A client that has not chosen an export by then is disconnected.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A request unanswered for longer is logged once, with what its connection is doing, and counted in
+    /// <c>storagepool_nbd_stuck_requests_total</c>: a client waiting that long sees a frozen disk.
+    /// </summary>
+    public TimeSpan StuckRequestAfter { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>On stop, how long connections may take to finish the requests they have in flight.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -1,18 +1,17 @@
 using System.Diagnostics.Metrics;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Model;
+using StoragePool.Core.Telemetry;
 
 namespace StoragePool.Cluster.Control;
 
 /// <summary>
 /// The pool's instruments on <see cref="System.Diagnostics.Metrics"/>: operation counts and
 /// latencies, and pool capacity gauges observed from the last status taken.
-/// The daemon's /metrics endpoint listens to <see cref="MeterName"/> and writes Prometheus text.
+/// They are on <see cref="Meters.Name"/>, which the daemon's /metrics endpoint writes as Prometheus text.
 /// </summary>
 public sealed class OperationMetrics : IDisposable
 {
-    public const string MeterName = "StoragePool";
-
     private readonly Meter _meter;
     private readonly Counter<long> _operations;
     private readonly Histogram<double> _duration;
@@ -20,7 +19,7 @@ public sealed class OperationMetrics : IDisposable
 
     public OperationMetrics(IMeterFactory? meterFactory = null)
     {
-        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _meter = meterFactory?.Create(Meters.Name) ?? new Meter(Meters.Name);
         _operations = _meter.CreateCounter<long>("storagepool_operations", description: "Operations finished, by operation and result");
         _duration = _meter.CreateHistogram<double>("storagepool_operation_duration_seconds", "s", "Time taken by operations");
         _meter.CreateObservableGauge("storagepool_pool_capacity_bytes", () => PoolGauge(p => p.CapacityBytes), "By", "Capacity of the store under each pool");

@@ -3,11 +3,12 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 using StoragePool.Cluster.Control;
+using StoragePool.Core.Telemetry;
 
 namespace StoragePool.Daemon.Metrics;
 
 /// <summary>
-/// Listens to the StoragePool meter and writes the Prometheus text exposition format (0.0.4):
+/// Listens to the StoragePool meter (<see cref="Meters.Name"/>) and writes the Prometheus text exposition format (0.0.4):
 /// counters as <c>_total</c>, histograms as cumulative <c>_bucket</c>/<c>_sum</c>/<c>_count</c>,
 /// observable gauges read at scrape time.
 /// </summary>
@@ -29,11 +30,13 @@ internal sealed class PrometheusExporter : IDisposable
         _metrics = metrics;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == OperationMetrics.MeterName)
+            if (instrument.Meter.Name == Meters.Name)
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
+        // every numeric type an instrument here records; a measurement of a type without a callback is dropped silently
+        _listener.SetMeasurementEventCallback<int>((i, value, tags, _) => Update(i, value, tags));
         _listener.SetMeasurementEventCallback<long>((i, value, tags, _) => Update(i, value, tags));
         _listener.SetMeasurementEventCallback<double>((i, value, tags, _) => Update(i, value, tags));
         _listener.Start();
@@ -76,7 +79,7 @@ internal sealed class PrometheusExporter : IDisposable
         {
             switch (instrument)
             {
-                case Counter<long>:
+                case Counter<long> or Counter<int>:
                     series.Value += value;
                     break;
                 case Histogram<double>:
@@ -100,7 +103,7 @@ internal sealed class PrometheusExporter : IDisposable
             var name = instrument.Name;
             var (type, suffix) = instrument switch
             {
-                Counter<long> => ("counter", "_total"),
+                Counter<long> or Counter<int> => ("counter", "_total"),
                 Histogram<double> => ("histogram", string.Empty),
                 _ => ("gauge", string.Empty),
             };

@@ -63,6 +63,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 5025, Level = LogLevel.Debug, Message = "NBD connection {Connection}: sending a reply failed")]
     internal static partial void SendFailed(this ILogger logger, long connection, Exception exception);
 
+    [LoggerMessage(EventId = 5030, Level = LogLevel.Warning,
+        Message = "NBD connection {Connection} on {Export}: {Command} at {Offset}+{Length} has waited {Seconds:0.0} s for its reply: " +
+            "{Stage}; {Others} more of its requests wait too long. The connection has {InFlight} requests in flight; its reader is " +
+            "{Reader}; its sender {Sender}")]
+    internal static partial void RequestStuck(this ILogger logger, long connection, string export, string command, ulong offset,
+        uint length, double seconds, string stage, int others, int inFlight, string reader, string sender);
+
+    [LoggerMessage(EventId = 5031, Level = LogLevel.Information,
+        Message = "NBD connection {Connection} on {Export} answers in time again; {Requests} requests waited too long, the longest {Seconds:0.0} s")]
+    internal static partial void RequestsAnsweredAgain(this ILogger logger, long connection, string export, int requests, double seconds);
+
     [LoggerMessage(EventId = 5026, Level = LogLevel.Error, Message = "NBD connection {Connection} failed")]
     internal static partial void ConnectionFailed(this ILogger logger, long connection, Exception exception);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using StoragePool.Core.Errors;
 using StoragePool.Nbd.Protocol;
@@ -32,10 +33,12 @@ internal sealed partial class NbdConnection
         var sender = _sender!;
         while (true)
         {
+            Reader = ReaderState.Request;
             if (!await _reader.EnsureAsync(NbdLimits.RequestSize, stopReading))
             {
                 return true;
             }
+            var since = Stopwatch.GetTimestamp();
             var request = NbdCodec.ReadRequest(_reader.Span, out var magic);
             if (magic != NbdMagic.Request)
             {
@@ -64,10 +67,12 @@ internal sealed partial class NbdConnection
                         Abort();
                         return false;
                     }
+                    Reader = ReaderState.Payload;
                     await _reader.SkipAsync(request.Length, stopReading);
                 }
+                Reader = ReaderState.Window;
                 await window.EnterAsync(0, stopReading);
-                var refused = RentContext(request, 0);
+                var refused = RentContext(request, 0, since);
                 SetError(refused, error, reason!);
                 sender.Send(refused);
                 continue;
@@ -83,9 +88,10 @@ internal sealed partial class NbdConnection
             var enter = window.EnterAsync(windowBytes, stopReading);
             if (!enter.IsCompletedSuccessfully)
             {
+                Reader = ReaderState.Window;
                 await enter;
             }
-            var context = RentContext(request, windowBytes);
+            var context = RentContext(request, windowBytes, since);
             if (request.Length == 0)
             {
                 // nothing to do: empty requests succeed
@@ -96,6 +102,7 @@ internal sealed partial class NbdConnection
             if (request.Command == NbdCommand.Write)
             {
                 var buffer = context.RentBuffer((int)request.Length);
+                Reader = ReaderState.Payload;
                 try
                 {
                     await _reader.ReadExactlyAsync(buffer.AsMemory(0, (int)request.Length), stopReading);

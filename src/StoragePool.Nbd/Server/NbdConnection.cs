@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -32,6 +33,9 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly CancellationTokenSource _abort = new();
 
     private readonly Stack<RequestContext> _freeContexts = new();
+
+    /// <summary>Every context this connection made (no more than its window holds), for the watchdog to look at.</summary>
+    private readonly List<RequestContext> _contexts = [];
     private readonly Lock _freeContextsLock = new();
 
     private Stream _stream;
@@ -43,6 +47,10 @@ internal sealed partial class NbdConnection : IDisposable
     private ReplySender? _sender;
     private FileSender? _files;
     private long _requestCount;
+    private int _readerState;
+
+    /// <summary>Since the watchdog last found this connection with no stuck request (touched by the watchdog only).</summary>
+    private StuckEpisode _stuckEpisode;
 
     public NbdConnection(long id, Socket socket, TlsPolicy tls, string endpoint, IExportProvider exports, ILogger logger, NbdServerOptions options)
     {
@@ -107,6 +115,7 @@ internal sealed partial class NbdConnection : IDisposable
         }
         finally
         {
+            Reader = ReaderState.Stopped;
             await revoked.DisposeAsync();
             await CloseAsync(graceful);
         }
@@ -139,19 +148,103 @@ internal sealed partial class NbdConnection : IDisposable
         _abort.Dispose();
     }
 
-    /// <summary>A context to carry one request, charged <paramref name="windowBytes"/> in the window already entered.</summary>
-    private RequestContext RentContext(in NbdRequest request, long windowBytes)
+    /// <summary>
+    /// A context to carry one request whose header was read at <paramref name="since"/>, charged
+    /// <paramref name="windowBytes"/> in the window already entered.
+    /// </summary>
+    private RequestContext RentContext(in NbdRequest request, long windowBytes, long since)
     {
         RequestContext? context;
         lock (_freeContextsLock)
         {
-            _freeContexts.TryPop(out context);
+            if (!_freeContexts.TryPop(out context))
+            {
+                context = new RequestContext(this);
+                _contexts.Add(context);
+            }
         }
-        context ??= new RequestContext(this);
-        context.Request = request;
-        context.WindowBytes = windowBytes;
+        context.Begin(request, windowBytes, since);
         return context;
     }
+
+    /// <summary>What the read loop waits for now.</summary>
+    private ReaderState Reader
+    {
+        get => (ReaderState)Volatile.Read(ref _readerState);
+        set => Volatile.Write(ref _readerState, (int)value);
+    }
+
+    /// <summary>
+    /// Counts, once each, the requests that have waited longer than <paramref name="threshold"/> (in
+    /// <see cref="Stopwatch"/> ticks) for their reply, and returns how many wait so now. The first time the connection has
+    /// any, the oldest is logged with what the connection is doing; when none is left, that the connection answers again.
+    /// Called by the server's watchdog only.
+    /// </summary>
+    internal int ReportStuck(long now, long threshold, Action<string> counted)
+    {
+        var stuck = 0;
+        var fresh = 0;
+        var oldest = (Request: default(NbdRequest), Since: long.MaxValue, Stage: RequestStage.Reading);
+        lock (_freeContextsLock)
+        {
+            foreach (var context in _contexts)
+            {
+                var since = context.Since;
+                if (since == 0 || now - since < threshold)
+                {
+                    continue;
+                }
+                stuck++;
+                if (context.ReportedSince != since)
+                {
+                    context.ReportedSince = since;
+                    fresh++;
+                }
+                if (since < oldest.Since)
+                {
+                    oldest = (context.Request, since, context.Stage);
+                }
+            }
+        }
+        // logged outside the lock: every request's completion takes it
+        for (var i = 0; i < fresh; i++)
+        {
+            counted(_export);
+        }
+        _stuckEpisode.Requests += fresh;
+        if (stuck > 0)
+        {
+            var waited = Stopwatch.GetElapsedTime(oldest.Since, now).TotalSeconds;
+            _stuckEpisode.LongestSeconds = Math.Max(_stuckEpisode.LongestSeconds, waited);
+            if (!_stuckEpisode.Open)
+            {
+                _stuckEpisode.Open = true;
+                _logger.RequestStuck(_id, _export, NbdNames.Of(oldest.Request.Command), oldest.Request.Offset, oldest.Request.Length,
+                    waited, Describe(oldest.Stage), stuck - 1, _window?.Requests ?? 0, Describe(Reader), _sender?.Describe(now) ?? "has not started");
+            }
+        }
+        else if (_stuckEpisode.Open)
+        {
+            _logger.RequestsAnsweredAgain(_id, _export, _stuckEpisode.Requests, _stuckEpisode.LongestSeconds);
+            _stuckEpisode = default;
+        }
+        return stuck;
+    }
+
+    private static string Describe(RequestStage stage) => stage switch
+    {
+        RequestStage.Reading => "its payload is being read or it waits for a thread",
+        RequestStage.Processing => "the volume is working on it",
+        _ => "it is done and its reply waits to be sent",
+    };
+
+    private static string Describe(ReaderState state) => state switch
+    {
+        ReaderState.Request => "waiting for the next request",
+        ReaderState.Payload => "reading a write's payload",
+        ReaderState.Window => "waiting for room in the in-flight window",
+        _ => "stopped",
+    };
 
     /// <summary>Called by <see cref="RequestContext.Release"/>: the context is free and its window place too.</summary>
     internal void Return(RequestContext context, long windowBytes)
@@ -225,4 +318,21 @@ internal sealed partial class NbdConnection : IDisposable
         _abort.Cancel();
         _logger.ConnectionClosed(_id, _requestCount);
     }
+}
+
+/// <summary>What a connection's read loop waits for.</summary>
+internal enum ReaderState
+{
+    Request,
+    Payload,
+    Window,
+    Stopped,
+}
+
+/// <summary>A time during which a connection had requests waiting too long: how many, and the longest wait seen.</summary>
+internal struct StuckEpisode
+{
+    public bool Open;
+    public int Requests;
+    public double LongestSeconds;
 }

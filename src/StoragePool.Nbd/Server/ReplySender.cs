@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using StoragePool.Core.Threading;
 using StoragePool.Storage.IO;
 
@@ -28,6 +30,9 @@ internal sealed class ReplySender
     private readonly DrainTurn _turn = new();
     private volatile bool _broken;
 
+    /// <summary>When the write in progress started (<see cref="Stopwatch"/> ticks); 0 between writes.</summary>
+    private long _writingSince;
+
     /// <param name="stream">the connection's stream (plain or TLS).</param>
     /// <param name="files">sends file ranges on the stream's socket; null when replies must go through the stream (TLS).</param>
     /// <param name="maxInFlight">the most replies that can be queued at once.</param>
@@ -46,6 +51,7 @@ internal sealed class ReplySender
     /// <summary>Queues a finished reply (<see cref="RequestContext.Reply"/>) and sends it unless someone else is sending.</summary>
     public void Send(RequestContext context)
     {
+        context.Stage = RequestStage.Replying;
         _queue.Enqueue(context);
         if (_turn.Queued())
         {
@@ -116,12 +122,14 @@ internal sealed class ReplySender
                 }
                 var large = current;
                 current = null;
+                Volatile.Write(ref _writingSince, Stopwatch.GetTimestamp());
                 try
                 {
                     await _stream.WriteAsync(reply);
                 }
                 finally
                 {
+                    Volatile.Write(ref _writingSince, 0);
                     large.Release();
                 }
             }
@@ -156,6 +164,7 @@ internal sealed class ReplySender
 
     private async ValueTask FlushBatchAsync(int length, int count, FileRange? file = null)
     {
+        Volatile.Write(ref _writingSince, Stopwatch.GetTimestamp());
         try
         {
             if (file is { } range)
@@ -169,8 +178,26 @@ internal sealed class ReplySender
         }
         finally
         {
+            Volatile.Write(ref _writingSince, 0);
             ReleaseBatched(count);
         }
+    }
+
+    /// <summary>What the sender is doing at <paramref name="now"/>, for the log line of a stuck request.</summary>
+    public string Describe(long now)
+    {
+        var owed = _turn.Owed;
+        var writing = Volatile.Read(ref _writingSince);
+        if (_broken)
+        {
+            return $"stopped after a failed write ({owed} replies owed are dropped)";
+        }
+        if (writing != 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"has been writing for {Stopwatch.GetElapsedTime(writing, now).TotalSeconds:0.0} s with {owed} replies owed (the client is not reading its replies)");
+        }
+        return owed == 0 ? "has no reply to send" : $"owes {owed} replies and is between writes";
     }
 
     private void ReleaseBatched(int count)

@@ -16,6 +16,8 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     private readonly NbdConnection _connection;
     private readonly Action _finish;
     private ValueTask _processing;
+    private long _since;
+    private int _stage;
 
     public RequestContext(NbdConnection connection)
     {
@@ -23,7 +25,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
         _finish = Finish;
     }
 
-    public NbdRequest Request { get; set; }
+    public NbdRequest Request { get; private set; }
 
     /// <summary>A pooled buffer: the write payload, or the read / block status reply.</summary>
     public byte[]? Buffer { get; private set; }
@@ -35,9 +37,31 @@ internal sealed class RequestContext : IThreadPoolWorkItem
     public FileRange? File { get; set; }
 
     /// <summary>Bytes charged to the in-flight window.</summary>
-    public long WindowBytes { get; set; }
+    public long WindowBytes { get; private set; }
 
     public byte[] Small { get; } = new byte[SmallReplySize];
+
+    /// <summary>When the request's header was read (<see cref="System.Diagnostics.Stopwatch"/> ticks); 0 while the context is free.</summary>
+    public long Since => Volatile.Read(ref _since);
+
+    /// <summary>Where the request is: read, processed, replied (for the stuck-request watchdog).</summary>
+    public RequestStage Stage
+    {
+        get => (RequestStage)Volatile.Read(ref _stage);
+        set => Volatile.Write(ref _stage, (int)value);
+    }
+
+    /// <summary>The <see cref="Since"/> of the request the watchdog last reported stuck (touched by the watchdog only).</summary>
+    public long ReportedSince { get; set; }
+
+    /// <summary>Starts carrying a request whose header was read at <paramref name="since"/>.</summary>
+    public void Begin(in NbdRequest request, long windowBytes, long since)
+    {
+        Request = request;
+        WindowBytes = windowBytes;
+        Stage = RequestStage.Reading;
+        Volatile.Write(ref _since, since);
+    }
 
     /// <summary>A buffer of at least <paramref name="length"/> bytes: the one the request already has, if big enough.</summary>
     public byte[] RentBuffer(int length)
@@ -59,6 +83,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
 #pragma warning disable CA2012
     public void Execute()
     {
+        Stage = RequestStage.Processing;
         _processing = _connection.ProcessAsync(this);
         if (_processing.IsCompleted)
         {
@@ -81,6 +106,7 @@ internal sealed class RequestContext : IThreadPoolWorkItem
         }
         Reply = default;
         File = null;
+        Volatile.Write(ref _since, 0);
         var bytes = WindowBytes;
         WindowBytes = 0;
         _connection.Return(this, bytes);
@@ -101,4 +127,17 @@ internal sealed class RequestContext : IThreadPoolWorkItem
         }
         _connection.Sender.Send(this);
     }
+}
+
+/// <summary>Where a request in flight is.</summary>
+internal enum RequestStage
+{
+    /// <summary>Its header was read; its payload (if any) is being read, or it waits for a pool thread.</summary>
+    Reading,
+
+    /// <summary>A pool thread runs it against the volume.</summary>
+    Processing,
+
+    /// <summary>Done: its reply is queued or being written.</summary>
+    Replying,
 }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Naming;
@@ -154,6 +156,35 @@ public class DaemonTests
         Assert.That(text, Does.Contain("storagepool_operation_duration_seconds_count{operation=\"volume.create\"} 2"));
         Assert.That(text, Does.Match("storagepool_operation_duration_seconds_bucket\\{operation=\"volume.create\",le=\"\\+Inf\"\\} 2"));
         Assert.That(text, Does.Match(@"storagepool_pool_capacity_bytes\{pool=""default""\} [1-9][0-9]*"));
+    }
+
+    [Test]
+    public async Task A_client_that_stops_reading_its_nbd_replies_shows_as_stuck_requests_in_the_log_and_metrics()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        await daemon.Client.CreateVolumeAsync(Db, 64 * ByteSize.MiB);
+        // libnbd writes 48 MiB of data, sends 48 reads of 1 MiB, then sleeps without polling, so it never reads the replies
+        // (a QEMU whose event loop is stuck looks the same): they fill the socket and wait past the daemon's 5 s threshold.
+        // nbdsh is "python3 -m nbd", run by Debian's python3, which has libnbd's module (a python3 earlier on PATH may not).
+        var client = Tools.RunAsync("/usr/bin/python3", "-m", "nbd", "-u", $"nbd+unix:///default/db1?socket={daemon.NbdSocket}", "-c",
+            "import time\nfor i in range(48):\n    h.pwrite(b'\\x55' * (1 << 20), i << 20)\n" +
+            "for i in range(48):\n    h.aio_pread(nbd.Buffer(1 << 20), i << 20)\ntime.sleep(12)");
+
+        var counted = new Regex(@"storagepool_nbd_stuck_requests_total\{export=""default/db1""\} [1-9][0-9]*");
+        var text = "";
+        var waited = Stopwatch.StartNew();
+        while (!counted.IsMatch(text) && waited.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(250);
+            text = await daemon.Client.GetMetricsAsync();
+        }
+
+        Assert.That(counted.IsMatch(text), Is.True, text);
+        Assert.That(text, Does.Match(@"storagepool_nbd_requests_stuck [1-9][0-9]*"));
+        Assert.That(text, Does.Contain("storagepool_nbd_connections 1"));
+        Assert.That(daemon.Log, Does.Contain("NBD connection").And.Contain("on default/db1: NBD_CMD_READ at").And
+            .Contain("the client is not reading its replies"));
+        Assert.That((await client).ExitCode, Is.Zero);
     }
 
     [Test]
