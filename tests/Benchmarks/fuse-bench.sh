@@ -9,6 +9,8 @@
 #   WORKLOADS="rand-write-4K" RUNS=3 tests/Benchmarks/fuse-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/Benchmarks/bounded.sh
+source tests/Benchmarks/bounded.sh
 repo=$PWD
 runs=${RUNS:-5}
 size_mb=${SIZE_MB:-1024}
@@ -45,13 +47,13 @@ sp_pid=$!
 bindfs_pid=${pids[0]}
 export STORAGEPOOL_SOCKET="$work/sp-api.sock"
 for _ in $(seq 100); do "$cli" status >/dev/null 2>&1 && mountpoint -q "$work/bindfs" && break; sleep 0.1; done
-"$cli" volume create default/bench "${size_mb}M" >/dev/null
+bounded "$cli" volume create default/bench "${size_mb}M" >/dev/null
 
 declare -A file=([storagepoold]="$work/fs/default/volumes/bench" [bindfs]="$work/bindfs/disk" [backing]="$work/plain/disk")
 declare -A pid=([storagepoold]=$sp_pid [bindfs]=$bindfs_pid)
 truncate -s "${size_mb}M" "${file[bindfs]}"
 for server in storagepoold bindfs; do
-    dd if="$work/base.img" of="${file[$server]}" bs=1M oflag=direct conv=notrunc status=none
+    bounded dd if="$work/base.img" of="${file[$server]}" bs=1M oflag=direct conv=notrunc status=none
 done
 sync
 declare -A workload=(
@@ -73,7 +75,7 @@ for name in "${workloads[@]}"; do
             sync
             before=$(cpu_ticks "${pid[$server]:-none}")
             # shellcheck disable=SC2086
-            fio --name="$name" --filename="${file[$server]}" --ioengine=libaio --direct=1 --iodepth=32 --size="${size_mb}M" \
+            bounded fio --name="$name" --filename="${file[$server]}" --ioengine=libaio --direct=1 --iodepth=32 --size="${size_mb}M" \
                 ${workload[$name]} --output-format=json --output="$work/fio.json" >/dev/null
             after=$(cpu_ticks "${pid[$server]:-none}")
             python3 tests/Benchmarks/fio-results.py record "$server" "$name" "$run" "$((after - before))" "$hz" "$work/fio.json" >> "$work/results"

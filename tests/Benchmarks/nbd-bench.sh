@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+# shellcheck source=tests/Benchmarks/bounded.sh
+source tests/Benchmarks/bounded.sh
 runs=${RUNS:-5}
 size_mb=${SIZE_MB:-1024}
 read -r -a workloads <<< "${WORKLOADS:-seq-read-1M seq-write-1M rand-read-4K rand-write-4K}"
@@ -49,7 +51,7 @@ for _ in $(seq 100); do [ -f "$work/qemu.pid" ] && [ -f "$work/nbdkit.pid" ] && 
 pids+=("$(cat "$work/qemu.pid")" "$(cat "$work/nbdkit.pid")" "$(cat "$work/sp.pid")")
 export STORAGEPOOL_SOCKET="$work/sp-api.sock"
 for _ in $(seq 100); do "$cli" status >/dev/null 2>&1 && break; sleep 0.1; done
-"$cli" volume create default/bench "${size_mb}M" >/dev/null
+bounded "$cli" volume create default/bench "${size_mb}M" >/dev/null
 
 declare -A uri=(
     [storagepoold]="nbd+unix:///default/bench?socket=$work/sp-nbd.sock"
@@ -57,7 +59,7 @@ declare -A uri=(
     [nbdkit]="nbd+unix:///?socket=$work/nbdkit.sock"
 )
 for server in storagepoold qemu-nbd nbdkit; do
-    qemu-img convert -n -f raw -O raw "$work/base.img" "${uri[$server]}"
+    bounded qemu-img convert -n -f raw -O raw "$work/base.img" "${uri[$server]}"
 done
 sync
 declare -A pid=([storagepoold]=$(cat "$work/sp.pid") [qemu-nbd]=$(cat "$work/qemu.pid") [nbdkit]=$(cat "$work/nbdkit.pid"))
@@ -83,7 +85,7 @@ for name in "${workloads[@]}"; do
             sync
             before=$(cpu_ticks "${pid[$server]}")
             # shellcheck disable=SC2086
-            fio --name="$name" --ioengine=nbd --uri="${uri[$server]}" --iodepth=32 --size="${size_mb}M" \
+            bounded fio --name="$name" --ioengine=nbd --uri="${uri[$server]}" --iodepth=32 --size="${size_mb}M" \
                 ${workload[$name]} --output-format=json --output="$work/fio.json" >/dev/null
             after=$(cpu_ticks "${pid[$server]}")
             python3 tests/Benchmarks/fio-results.py record "$server" "$name" "$run" "$((after - before))" "$hz" "$work/fio.json" >> "$work/results"

@@ -25,7 +25,8 @@
 #   SP_ARGS="--streams 4 --compress none" METHODS=storagepool tests/Benchmarks/transfer-bench.sh   # copy options
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo=$PWD
+# shellcheck source=tests/Benchmarks/bounded.sh
+source tests/Benchmarks/bounded.sh
 runs=${RUNS:-5}
 seed=${SEED:-42}
 read -r -a modes <<< "${MODES:-warm cold}"
@@ -134,10 +135,10 @@ if [ "$sp" = 1 ]; then
         pids+=($!)
     done
     server_s[storagepool]=${pids[2]}; server_r[storagepool]=${pids[3]}
-    spcli() { STORAGEPOOL_SOCKET=$work/$1-api.sock "$cli" "${@:2}"; }
+    spcli() { STORAGEPOOL_SOCKET=$work/$1-api.sock bounded "$cli" "${@:2}"; }
     for side in a b; do for _ in $(seq 100); do spcli "$side" status >/dev/null 2>&1 && break; sleep 0.1; done; done
     spcli a volume create default/src 4G >/dev/null
-    qemu-img convert -n -f raw -O raw "$src" "nbd+unix:///default/src?socket=$work/a-nbd.sock"
+    bounded qemu-img convert -n -f raw -O raw "$src" "nbd+unix:///default/src?socket=$work/a-nbd.sock"
     sp_src_alloc=$(spcli a volume show default/src --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["allocated_bytes"])')
     # daemons are long-running: one untimed copy first, so that no timed run pays for JIT compilation
     # shellcheck disable=SC2086
@@ -149,33 +150,34 @@ sync
 # Each method copies the source to its destination; the clock starts (t0) once the receiving end is ready.
 # Client CPU goes to $work/send.time and $work/recv.time.
 copy_mbuffer() {
-    /usr/bin/time -f '%U %S' -o "$work/recv.time" mbuffer -q -m 64M -s 1M -I "127.0.0.1:$port_mb" >"$1" &
+    /usr/bin/time -f '%U %S' -o "$work/recv.time" "${bounded_prefix[@]}" mbuffer -q -m 64M -s 1M -I "127.0.0.1:$port_mb" >"$1" &
     wait_listen "$port_mb"; t0=$EPOCHREALTIME
-    /usr/bin/time -f '%U %S' -o "$work/send.time" mbuffer -q -m 64M -s 1M -i "$src" -O "127.0.0.1:$port_mb"
+    /usr/bin/time -f '%U %S' -o "$work/send.time" "${bounded_prefix[@]}" mbuffer -q -m 64M -s 1M -i "$src" -O "127.0.0.1:$port_mb"
     wait $!; sync -f "$1"
 }
 copy_zstd-mbuffer() {   # zstd writes a file sparse by default
     # shellcheck disable=SC2016
-    /usr/bin/time -f '%U %S' -o "$work/recv.time" bash -c 'mbuffer -q -m 64M -s 1M -I "127.0.0.1:$1" | zstd -d -q -o "$2"' _ "$port_mb" "$1" &
+    /usr/bin/time -f '%U %S' -o "$work/recv.time" "${bounded_prefix[@]}" bash -c 'mbuffer -q -m 64M -s 1M -I "127.0.0.1:$1" | zstd -d -q -o "$2"' _ "$port_mb" "$1" &
     wait_listen "$port_mb"; t0=$EPOCHREALTIME
     # shellcheck disable=SC2016
-    /usr/bin/time -f '%U %S' -o "$work/send.time" bash -c 'zstd -1 -T2 -q -c "$2" | mbuffer -q -m 64M -s 1M -O "127.0.0.1:$1"' _ "$port_mb" "$src"
+    /usr/bin/time -f '%U %S' -o "$work/send.time" "${bounded_prefix[@]}" bash -c 'zstd -1 -T2 -q -c "$2" | mbuffer -q -m 64M -s 1M -O "127.0.0.1:$1"' _ "$port_mb" "$src"
     wait $!; sync -f "$1"
 }
 copy_nbdcopy() {
     truncate -s 4G "$1"; echo '0 0' > "$work/send.time"; t0=$EPOCHREALTIME
-    /usr/bin/time -f '%U %S' -o "$work/recv.time" nbdcopy --destination-is-zero "nbd://127.0.0.1:$port_src" "$1"
+    /usr/bin/time -f '%U %S' -o "$work/recv.time" "${bounded_prefix[@]}" nbdcopy --destination-is-zero "nbd://127.0.0.1:$port_src" "$1"
     sync -f "$1"
 }
 copy_qemu-img() {
     echo '0 0' > "$work/recv.time"; t0=$EPOCHREALTIME
-    /usr/bin/time -f '%U %S' -o "$work/send.time" qemu-img convert -n --target-is-zero -W -m 16 -f raw -O raw "$src" "nbd://127.0.0.1:$port_dst"
+    /usr/bin/time -f '%U %S' -o "$work/send.time" "${bounded_prefix[@]}" qemu-img convert -n --target-is-zero -W -m 16 -f raw -O raw "$src" "nbd://127.0.0.1:$port_dst"
     sync -f "$1"
 }
 copy_storagepool() {   # $1 is the destination volume's name
     echo '0 0' > "$work/recv.time"; t0=$EPOCHREALTIME
+    # shellcheck disable=SC2086
     STORAGEPOOL_SOCKET=$work/a-api.sock /usr/bin/time -f '%U %S' -o "$work/send.time" \
-        "$cli" volume copy default/src --to "http://127.0.0.1:${sp_port[b]}" --as "default/$1" ${SP_ARGS:-} >/dev/null
+        "${bounded_prefix[@]}" "$cli" volume copy default/src --to "http://127.0.0.1:${sp_port[b]}" --as "default/$1" ${SP_ARGS:-} >/dev/null
 }
 
 echo "mode method run wall_s cpu_send_s cpu_recv_s wire_bytes dest_alloc_bytes identical" > "$work/results"
@@ -201,12 +203,12 @@ for mode in "${modes[@]}"; do
             cpu_r=$(python3 -c "print(f'{$(time_s "$work/recv.time") + (${r1:-0} - ${r0:-0}) / $hz:.2f}')")
             if [ "$method" = storagepool ]; then
                 alloc=$(spcli b volume show "default/$dest" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["allocated_bytes"])')
-                ident=ok; qemu-img compare -q -f raw -F raw "nbd+unix:///default/src?socket=$work/a-nbd.sock" \
+                ident=ok; bounded qemu-img compare -q -f raw -F raw "nbd+unix:///default/src?socket=$work/a-nbd.sock" \
                     "nbd+unix:///default/$dest?socket=$work/b-nbd.sock" || ident=DIFF
                 spcli b volume delete "default/$dest" >/dev/null
             else
                 alloc=$(du --block-size=1 "$dest" | cut -f1)
-                ident=ok; cmp -s "$src" "$dest" || ident=DIFF
+                ident=ok; bounded cmp -s "$src" "$dest" || ident=DIFF
                 if [ "$method" = qemu-img ]; then truncate -s 0 "$dest"; truncate -s 4G "$dest"; else rm -f "$dest"; fi
             fi
             sync

@@ -25,6 +25,9 @@ internal sealed class NbdTestClient : IAsyncDisposable
     private readonly Socket _socket;
     private readonly Dictionary<ulong, NbdRequest> _pending = [];
     private readonly Dictionary<ulong, Assembly> _partial = [];
+    /// <summary>How long one read or write may wait: a server that hangs fails the test, not CI's time budget.</summary>
+    private static readonly TimeSpan TimeLimit = TimeSpan.FromSeconds(30);
+
     private Stream _stream;
     private ulong _nextHandle = 1;
 
@@ -354,14 +357,30 @@ internal sealed class NbdTestClient : IAsyncDisposable
 
     public async Task WriteRawAsync(ReadOnlyMemory<byte> bytes)
     {
-        await _stream.WriteAsync(bytes);
-        await _stream.FlushAsync();
+        using var limit = new CancellationTokenSource(TimeLimit);
+        try
+        {
+            await _stream.WriteAsync(bytes, limit.Token);
+            await _stream.FlushAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the server took no more bytes for {TimeLimit.TotalSeconds:0} s ({bytes.Length} to send)");
+        }
     }
 
     public async Task<byte[]> ReadExactlyAsync(int count)
     {
         var buffer = new byte[count];
-        await _stream.ReadExactlyAsync(buffer);
+        using var limit = new CancellationTokenSource(TimeLimit);
+        try
+        {
+            await _stream.ReadExactlyAsync(buffer, limit.Token);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the server sent nothing more for {TimeLimit.TotalSeconds:0} s (waiting for {count} bytes)");
+        }
         return buffer;
     }
 
