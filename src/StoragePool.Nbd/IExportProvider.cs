@@ -3,7 +3,8 @@ using StoragePool.Storage.IO;
 namespace StoragePool.Nbd;
 
 /// <summary>What the NBD server serves: the daemon resolves export names (<c>pool/volume</c>,
-/// <c>pool/volume@snap</c>) to open volumes.</summary>
+/// <c>pool/volume@snap</c>) to open volumes. The server calls it, and disposes its leases, on the thread pool, never
+/// on a socket's event thread: these calls may block.</summary>
 public interface IExportProvider
 {
     /// <summary>Every export a client may ask for (NBD_OPT_LIST). A <see cref="Core.Errors.StoragePoolException"/>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using StoragePool.Core.Threading;
 
 namespace StoragePool.Cluster.Metadata;
 
@@ -374,6 +375,7 @@ public sealed class SqliteMetadataStore : IMetadataStore
 
     private async Task EnterAsync(CancellationToken cancellationToken)
     {
+        EventThread.AssertNotOn("a metadata store call");
         await _lock.WaitAsync(cancellationToken);
         if (_disposed)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace StoragePool.Core.Threading;
@@ -15,6 +16,30 @@ public static class EventThread
     /// <c>Task.Yield</c> there) can finish before the caller looks, and the caller then carries on synchronously.
     /// </summary>
     public static PoolAwaitable LeaveAsync() => default;
+
+    /// <summary>
+    /// The name the runtime gives its socket event threads (System.Net.Sockets' SocketAsyncEngine on Linux);
+    /// <c>EventThreadTests</c> checks it against a real socket continuation, so a runtime that renames it fails a test.
+    /// </summary>
+    internal const string SocketEngineThreadName = ".NET Sockets";
+
+    /// <summary>Whether this thread is a socket's event thread, where socket continuations run inline.</summary>
+    public static bool IsCurrent =>
+        !Thread.CurrentThread.IsThreadPoolThread && Thread.CurrentThread.Name == SocketEngineThreadName;
+
+    /// <summary>
+    /// Test builds only (DEBUG): throws when <paramref name="call"/>, which may block, is made on a socket's event
+    /// thread. A block there holds up every connection the thread serves, which no test would notice otherwise.
+    /// </summary>
+    [Conditional("DEBUG")]
+    public static void AssertNotOn(string call)
+    {
+        if (IsCurrent)
+        {
+            throw new InvalidOperationException(
+                $"{call} may block, and was called on a socket's event thread, which serves every connection; leave it first (EventThread.LeaveAsync)");
+        }
+    }
 
     /// <summary>The awaitable (and its own awaiter) of <see cref="LeaveAsync"/>.</summary>
     public readonly struct PoolAwaitable : ICriticalNotifyCompletion

@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Threading;
 using StoragePool.Nbd.Protocol;
 using StoragePool.Storage.IO;
 
@@ -172,7 +173,7 @@ internal sealed partial class NbdConnection
         IExportLease lease;
         try
         {
-            lease = await _exports.OpenAsync(name, cancellationToken);
+            lease = await OpenExportAsync(name, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -196,7 +197,7 @@ internal sealed partial class NbdConnection
         {
             if (!keep)
             {
-                await lease.DisposeAsync();
+                await ReleaseAsync(lease);
             }
         }
     }
@@ -213,7 +214,7 @@ internal sealed partial class NbdConnection
         IExportLease lease;
         try
         {
-            lease = await _exports.OpenAsync(name, cancellationToken);
+            lease = await OpenExportAsync(name, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -269,7 +270,7 @@ internal sealed partial class NbdConnection
         {
             if (!keep)
             {
-                await lease.DisposeAsync();
+                await ReleaseAsync(lease);
             }
         }
     }
@@ -284,7 +285,7 @@ internal sealed partial class NbdConnection
         IReadOnlyList<string> names;
         try
         {
-            names = await _exports.ListAsync(cancellationToken);
+            names = await ListExportsAsync(cancellationToken);
         }
         catch (StoragePoolException ex)
         {
@@ -390,6 +391,27 @@ internal sealed partial class NbdConnection
             }
         }
         await ReplyAsync(reply, option, NbdOptionReply.Ack, 0, cancellationToken);
+    }
+
+    // The export provider's calls read metadata and open or close files, which may block; the handshake runs on the
+    // socket's event thread, which serves every connection, so each leaves it first.
+
+    private async ValueTask<IExportLease> OpenExportAsync(string name, CancellationToken cancellationToken)
+    {
+        await EventThread.LeaveAsync();
+        return await _exports.OpenAsync(name, cancellationToken);
+    }
+
+    private async ValueTask<IReadOnlyList<string>> ListExportsAsync(CancellationToken cancellationToken)
+    {
+        await EventThread.LeaveAsync();
+        return await _exports.ListAsync(cancellationToken);
+    }
+
+    private static async ValueTask ReleaseAsync(IExportLease lease)
+    {
+        await EventThread.LeaveAsync();
+        await lease.DisposeAsync();
     }
 
     private NbdTransmissionFlags TransmissionFlags(IBlockVolume volume)

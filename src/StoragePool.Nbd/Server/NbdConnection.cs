@@ -308,7 +308,7 @@ internal sealed partial class NbdConnection : IDisposable
         {
             try
             {
-                await _lease.DisposeAsync();
+                await ReleaseAsync(_lease);
             }
             catch (Exception ex)
             {

@@ -5,6 +5,7 @@ using StoragePool.Core.Errors;
 using StoragePool.Core.Extents;
 using StoragePool.Core.Model;
 using StoragePool.Core.Naming;
+using StoragePool.Core.Threading;
 using StoragePool.Storage.IO;
 using static StoragePool.Interop.Interop;
 
@@ -116,13 +117,17 @@ public sealed class FileStore : IVolumeStore
     public BlockVolume OpenVolume(string volumeId, string name, WritePath writes, CancellationToken revoked)
     {
         ArgumentNullException.ThrowIfNull(writes);
+        EventThread.AssertNotOn("opening a volume's file");
         return OpenBlockVolume(OpenVolume(volumeId, FileAccess.ReadWrite, BlockVolumeOptions), name, readOnly: false, writes,
             $"opening volume '{volumeId}'", revoked);
     }
 
-    public BlockVolume OpenSnapshot(string snapshotId, string name, CancellationToken revoked) =>
-        OpenBlockVolume(OpenSnapshot(snapshotId, BlockVolumeOptions), name, readOnly: true, WritePath.Empty,
+    public BlockVolume OpenSnapshot(string snapshotId, string name, CancellationToken revoked)
+    {
+        EventThread.AssertNotOn("opening a snapshot's file");
+        return OpenBlockVolume(OpenSnapshot(snapshotId, BlockVolumeOptions), name, readOnly: true, WritePath.Empty,
             $"opening snapshot '{snapshotId}'", revoked);
+    }
 
     private static FileBlockVolume OpenBlockVolume(SafeFileHandle handle, string name, bool readOnly,
         WritePath writes, string operation, CancellationToken revoked)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Threading;
 
 namespace StoragePool.Storage.IO;
 
@@ -51,6 +52,7 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        EventThread.AssertNotOn("a volume read");
         if (RangeError("read", offset, buffer.Length) is { } error)
         {
             return ValueTask.FromException(error);
@@ -71,8 +73,11 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
         CancellationToken cancellationToken = default) =>
         SubmitAsync(new WriteRequest(Name, WriteKind.Write, offset, data.Length, options), data, cancellationToken);
 
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
-        ReadOnly ? ValueTask.CompletedTask : FlushCoreAsync(cancellationToken);
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        EventThread.AssertNotOn("a volume flush");
+        return ReadOnly ? ValueTask.CompletedTask : FlushCoreAsync(cancellationToken);
+    }
 
     public ValueTask TrimAsync(long offset, long length, WriteOptions options, CancellationToken cancellationToken = default) =>
         SubmitAsync(new WriteRequest(Name, WriteKind.Trim, offset, length, options), ReadOnlyMemory<byte>.Empty,
@@ -85,6 +90,7 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
 
     public ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken = default)
     {
+        EventThread.AssertNotOn("a volume prefetch");
         if (RangeError("prefetch", offset, length) is { } error)
         {
             return ValueTask.FromException(error);
@@ -95,6 +101,7 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
     public ValueTask<IReadOnlyList<BlockStatus>> GetBlockStatusAsync(long offset, long length,
         CancellationToken cancellationToken = default)
     {
+        EventThread.AssertNotOn("a volume's block status");
         if (RangeError("map", offset, length) is { } error)
         {
             return ValueTask.FromException<IReadOnlyList<BlockStatus>>(error);
@@ -152,6 +159,7 @@ public abstract class BlockVolume : IBlockVolume, IAsyncDisposable, IDisposable
     /// <summary>Checks, then the write path, then the store: a refused request never reaches a stage.</summary>
     private ValueTask SubmitAsync(WriteRequest request, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        EventThread.AssertNotOn("a volume write");
         if (WriteError(request) is { } error)
         {
             return ValueTask.FromException(error);
