@@ -268,6 +268,27 @@ internal static partial class Interop
             }
         }
 
+        /// <summary>The path with every symbolic link, '.' and '..' resolved (realpath(3)); null when it cannot be resolved.</summary>
+        internal static string? RealPath(string path)
+        {
+            var resolved = RealPathCore(path, 0);
+            if (resolved == 0)
+            {
+                return null;
+            }
+            try
+            {
+                return Marshal.PtrToStringUTF8(resolved);
+            }
+            finally
+            {
+                Free(resolved);
+            }
+        }
+
+        [LibraryImport(Lib, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial nint RealPathCore(string path, nint resolved);
+
         /// <summary>Releases memory a C library allocated with malloc and handed to us (libvirt's <c>char*</c> results, for one).</summary>
         [LibraryImport(Lib, EntryPoint = "free")]
         internal static partial void Free(nint pointer);

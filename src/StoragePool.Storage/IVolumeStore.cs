@@ -74,6 +74,9 @@ public interface IVolumeStore
     IReadOnlyList<string> ListVolumeIds();
 
     IReadOnlyList<string> ListSnapshotIds();
+
+    /// <summary>Removes what the store added to its place (directories, for a file store) once nothing is left in it.</summary>
+    void RemoveLayout();
 }
 
 /// <summary>How a copy was made.</summary>

@@ -12,18 +12,15 @@ public static class VolumeStores
         _ => throw Unknown(store.Backend),
     };
 
-    /// <summary>Throws <see cref="ErrorCode.StorePathInvalid"/> unless the backend can use <paramref name="path"/>.</summary>
-    public static void ValidatePath(string backend, string path)
+    /// <summary>
+    /// Throws <see cref="ErrorCode.StorePathInvalid"/> unless the backend can use <paramref name="path"/>; returns the
+    /// path the backend will really use (its symbolic links resolved).
+    /// </summary>
+    public static string ValidatePath(string backend, string path) => backend switch
     {
-        switch (backend)
-        {
-            case StoreBackends.File:
-                FileStore.ValidatePath(path);
-                break;
-            default:
-                throw Unknown(backend);
-        }
-    }
+        StoreBackends.File => FileStore.ValidatePath(path),
+        _ => throw Unknown(backend),
+    };
 
     private static StoragePoolException Unknown(string backend) =>
         new(ErrorCode.Unsupported, $"store backend '{backend}' is not supported; use '{StoreBackends.File}'");

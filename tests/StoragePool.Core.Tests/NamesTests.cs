@@ -49,6 +49,30 @@ public class NamesTests
     }
 
     [Test]
+    public void A_reference_cannot_be_made_with_a_bad_name_whatever_made_it()
+    {
+        Assert.That(Assert.Throws<StoragePoolException>(() => _ = new VolumeRef("vms", "../x"))!.Code, Is.EqualTo(ErrorCode.InvalidName));
+        Assert.That(Assert.Throws<StoragePoolException>(() => _ = new VolumeRef("v/ms", "x"))!.Message, Does.StartWith("pool name 'v/ms'"));
+        Assert.That(Assert.Throws<StoragePoolException>(() => _ = new VolumeRef("vms", null))!.Message, Does.StartWith("volume name '(none)' is empty"));
+        Assert.That(Assert.Throws<StoragePoolException>(() => _ = new SnapshotRef("vms", "db1", "a b"))!.Message, Does.StartWith("snapshot name 'a b'"));
+    }
+
+    [Test]
+    public void Any_text_shown_as_a_name_has_no_control_characters_and_at_most_64_of_its_own()
+    {
+        var gen = Gen.ListOf(Gen.OneOf(Gen.Choose(0, 0x40).Select(i => (char)i), Gen.Elements('\\', '\'', 'a', '\u2028', '\ud800', 'é')))
+            .Select(cs => new string([.. cs]));
+        Check.QuickThrowOnFailure(Prop.ForAll(gen.ToArbitrary(), name =>
+        {
+            var shown = Names.Display(name);
+            return !shown.Any(c => char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029')
+                && (name.Length <= 64 ? !shown.Contains("characters)", StringComparison.Ordinal) : shown.EndsWith($"({name.Length} characters)", StringComparison.Ordinal));
+        }));
+        Assert.That(Names.Display("a\nforged\0"), Is.EqualTo("a\\nforged\\u0000"));
+        Assert.That(Names.Display(null), Is.EqualTo("(none)"));
+    }
+
+    [Test]
     public void Volume_and_snapshot_references_parse_into_their_parts()
     {
         Assert.That(VolumeRef.Parse("vms/db1"), Is.EqualTo(new VolumeRef("vms", "db1")));

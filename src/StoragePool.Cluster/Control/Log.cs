@@ -49,6 +49,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 2041, Level = LogLevel.Warning, Message = "Store {Store} holds data {Id} that no volume or snapshot names; left in place")]
     public static partial void UnknownData(this ILogger logger, string store, string id);
 
+    [LoggerMessage(EventId = 2044, Level = LogLevel.Warning,
+        Message = "Store {Store} was removed, but its directories in {Path} were left: {Reason}")]
+    internal static partial void StoreLayoutLeft(this ILogger logger, string store, string path, string reason);
+
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Warning,
+        Message = "Metadata record {Key} cannot be served: {Reason}. It was moved to {Quarantine} and is left out of every " +
+            "list; its data, if any, stays in its store")]
+    internal static partial void RecordQuarantined(this ILogger logger, string key, string reason, string quarantine);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Information, Message = "Volume {Volume} receives transfer {Transfer} ({Start})")]
     public static partial void ReceiveStarted(this ILogger logger, VolumeRef volume, string transfer, ReceiveStart start);
 }

@@ -13,6 +13,9 @@ internal static class MetadataKeys
     public const string Volumes = "/volumes/";
     public const string Snapshots = "/snapshots/";
 
+    /// <summary>Where records that cannot be served are set aside, each under its old key (no object parses from here).</summary>
+    public const string Quarantine = "/quarantine";
+
     public static string Store(string name) => Stores + name;
 
     public static string Pool(string name) => Pools + name;

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Errors;
 using StoragePool.Core.Model;
@@ -8,13 +9,15 @@ namespace StoragePool.Cluster.Control;
 /// <summary>Every record, read at one revision, with lookups that fail the way users expect.</summary>
 internal sealed class MetadataView
 {
-    private MetadataView(long revision, List<StoreRecord> stores, List<PoolRecord> pools, List<VolumeRecord> volumes, List<SnapshotRecord> snapshots)
+    private MetadataView(long revision, List<StoreRecord> stores, List<PoolRecord> pools, List<VolumeRecord> volumes,
+        List<SnapshotRecord> snapshots, List<QuarantinedRecord> quarantined)
     {
         Revision = revision;
         Stores = stores;
         Pools = pools;
         Volumes = volumes;
         Snapshots = snapshots;
+        Quarantined = quarantined;
     }
 
     public long Revision { get; }
@@ -27,33 +30,106 @@ internal sealed class MetadataView
 
     public IReadOnlyList<SnapshotRecord> Snapshots { get; }
 
+    /// <summary>
+    /// Records this daemon cannot serve (unreadable, a name against the rules, a key that disagrees with its record),
+    /// left out of every list above, so that no operation, listing or file system call ever meets one. Recovery moves
+    /// them under <see cref="MetadataKeys.Quarantine"/>.
+    /// </summary>
+    public IReadOnlyList<QuarantinedRecord> Quarantined { get; }
+
     public static MetadataView From(RangeResult range)
     {
         var stores = new List<StoreRecord>();
         var pools = new List<PoolRecord>();
         var volumes = new List<VolumeRecord>();
         var snapshots = new List<SnapshotRecord>();
+        var quarantined = new List<QuarantinedRecord>();
         foreach (var kv in range.Items)
         {
-            switch (MetadataKeys.Parse(kv.Key)?.Kind)
+            if (MetadataKeys.Parse(kv.Key) is not { } key)
             {
-                case ObjectKind.Store:
-                    stores.Add(MetadataJson.Store(kv.Value));
-                    break;
-                case ObjectKind.Pool:
-                    pools.Add(MetadataJson.Pool(kv.Value));
-                    break;
-                case ObjectKind.Volume:
-                    volumes.Add(MetadataJson.Volume(kv.Value));
-                    break;
-                case ObjectKind.Snapshot:
-                    snapshots.Add(MetadataJson.Snapshot(kv.Value));
-                    break;
-                default:
-                    break;
+                continue;
+            }
+            string? problem;
+            try
+            {
+                switch (key.Kind)
+                {
+                    case ObjectKind.Store:
+                        var store = MetadataJson.Store(kv.Value);
+                        problem = RecordRules.Problem(store, key.Name);
+                        if (problem is null)
+                        {
+                            stores.Add(store);
+                        }
+                        break;
+                    case ObjectKind.Pool:
+                        var pool = MetadataJson.Pool(kv.Value);
+                        problem = RecordRules.Problem(pool, key.Name);
+                        if (problem is null)
+                        {
+                            pools.Add(pool);
+                        }
+                        break;
+                    case ObjectKind.Volume:
+                        var volume = MetadataJson.Volume(kv.Value);
+                        problem = RecordRules.Problem(volume, key.Name);
+                        if (problem is null)
+                        {
+                            volumes.Add(volume);
+                        }
+                        break;
+                    case ObjectKind.Snapshot:
+                        var snapshot = MetadataJson.Snapshot(kv.Value);
+                        problem = RecordRules.Problem(snapshot, key.Name);
+                        if (problem is null)
+                        {
+                            snapshots.Add(snapshot);
+                        }
+                        break;
+                    default:
+                        problem = null;
+                        break;
+                }
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or NotSupportedException)
+            {
+                problem = $"it cannot be read ({e.Message})";
+            }
+            if (problem is not null)
+            {
+                quarantined.Add(new QuarantinedRecord(kv.Key, kv.Value, problem));
             }
         }
-        return new MetadataView(range.Revision, stores, pools, volumes, snapshots);
+        // then what refers to something that is not there (or was just set aside): a pool without its store, a volume
+        // without its pool, a snapshot without its volume
+        var raw = range.Items.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var storeNames = stores.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        SetAside(pools, p => storeNames.Contains(p.Store) ? null : $"its store '{p.Store}' does not exist",
+            p => MetadataKeys.Pool(p.Name), raw, quarantined);
+        var poolNames = pools.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        SetAside(volumes, v => poolNames.Contains(v.Pool) ? null : $"its pool '{v.Pool}' does not exist",
+            v => MetadataKeys.Volume(v.Pool, v.Name), raw, quarantined);
+        var volumeIds = volumes.Select(v => (v.Id, v.Pool, v.Name)).ToHashSet();
+        SetAside(snapshots, s => volumeIds.Contains((s.VolumeId, s.Pool, s.Volume))
+                ? null
+                : $"its volume '{s.Pool}/{s.Volume}' ({s.VolumeId}) does not exist",
+            s => MetadataKeys.Snapshot(s.Pool, s.Volume, s.Name), raw, quarantined);
+        return new MetadataView(range.Revision, stores, pools, volumes, snapshots, quarantined);
+    }
+
+    private static void SetAside<T>(List<T> records, Func<T, string?> problem, Func<T, string> key,
+        Dictionary<string, byte[]> raw, List<QuarantinedRecord> quarantined)
+    {
+        records.RemoveAll(record =>
+        {
+            if (problem(record) is not { } reason)
+            {
+                return false;
+            }
+            quarantined.Add(new QuarantinedRecord(key(record), raw[key(record)], reason));
+            return true;
+        });
     }
 
     public StoreRecord Store(string name) =>
@@ -92,3 +168,6 @@ internal sealed class MetadataView
             + Snapshots.Where(s => pools.Contains(s.Pool)).Sum(s => s.SizeBytes);
     }
 }
+
+/// <summary>A metadata record set aside, with why it cannot be served.</summary>
+internal sealed record QuarantinedRecord(string Key, byte[] Value, string Reason);

@@ -23,6 +23,7 @@ namespace StoragePool.Cluster.Control;
 /// </summary>
 public sealed class PoolManager : IDisposable
 {
+    private readonly string? _dataDirectory;
     private readonly IMetadataStore _metadata;
     private readonly ILogger _logger;
     private readonly CrashPoints _crash;
@@ -38,8 +39,12 @@ public sealed class PoolManager : IDisposable
     /// <summary>How long a forced delete waits for clients to let go.</summary>
     internal static readonly TimeSpan RevokeTimeout = TimeSpan.FromSeconds(10);
 
-    public PoolManager(IMetadataStore metadata, ILogger<PoolManager> logger, OperationMetrics metrics, CrashPoints? crashPoints = null)
+    /// <param name="dataDirectory">the daemon's data directory: no store may be it or hold it, and stores inside it
+    /// only in its <c>stores/</c> folder (null where there is none to protect, in tests).</param>
+    public PoolManager(IMetadataStore metadata, ILogger<PoolManager> logger, OperationMetrics metrics, CrashPoints? crashPoints = null,
+        string? dataDirectory = null)
     {
+        _dataDirectory = dataDirectory;
         _metadata = metadata;
         _logger = logger;
         _metrics = metrics;
@@ -64,21 +69,20 @@ public sealed class PoolManager : IDisposable
         MutateAsync("store.add", async () =>
         {
             Names.Validate(NameKind.Store, name);
-            var record = new StoreRecord(name, StoreBackends.File, Path.GetFullPath(path),
-                overcommitRatio ?? Admission.DefaultOvercommitRatio, watermarkPercent ?? Admission.DefaultWatermarkPercent,
-                DateTimeOffset.UtcNow);
-            Admission.ValidatePolicy(record.OvercommitRatio, record.WatermarkPercent);
+            var ratio = overcommitRatio ?? Admission.DefaultOvercommitRatio;
+            var watermark = watermarkPercent ?? Admission.DefaultWatermarkPercent;
+            Admission.ValidatePolicy(ratio, watermark);
             var all = await ReadAllAsync(ct);
             if (all.Stores.Any(s => s.Name == name))
             {
                 throw new StoragePoolException(ErrorCode.AlreadyExists, $"store '{name}' already exists");
             }
-            if (all.Stores.FirstOrDefault(s => s.Path == record.Path) is { } other)
-            {
-                throw new StoragePoolException(ErrorCode.AlreadyExists,
-                    $"path '{record.Path}' is already store '{other.Name}'; a directory can hold one store");
-            }
-            VolumeStores.ValidatePath(record.Backend, record.Path);
+            // the rules hold for the path as given and for the one it leads to: a symbolic link to /etc is /etc
+            var others = all.Stores.Select(s => (s.Name, s.Path)).ToList();
+            CheckStorePath(path, others);
+            var real = VolumeStores.ValidatePath(StoreBackends.File, StorePaths.Normalize(path));
+            CheckStorePath(real, others);
+            var record = new StoreRecord(name, StoreBackends.File, real, ratio, watermark, DateTimeOffset.UtcNow);
             var result = await _metadata.TxnAsync(
                 new Transaction([Compare.Absent(MetadataKeys.Store(name))], [new Op.Put(MetadataKeys.Store(name), MetadataJson.Encode(record))]), ct);
             if (!result.Succeeded)
@@ -88,6 +92,14 @@ public sealed class PoolManager : IDisposable
             _logger.StoreAdded(name, record.Path);
             return StoreInfoOf(record, await ReadAllAsync(ct));
         }, ct);
+
+    private void CheckStorePath(string path, IEnumerable<(string Name, string Path)> stores)
+    {
+        if (StorePaths.Problem(path, _dataDirectory, stores) is { } problem)
+        {
+            throw new StoragePoolException(ErrorCode.StorePathInvalid, $"store path {problem}");
+        }
+    }
 
     public Task RemoveStoreAsync(string name, CancellationToken ct = default) =>
         MutateAsync("store.remove", async () =>
@@ -102,6 +114,15 @@ public sealed class PoolManager : IDisposable
             }
             await _metadata.TxnAsync(Transaction.Of(new Op.Delete(MetadataKeys.Store(store.Name))), ct);
             _stores.TryRemove(name, out _);
+            try
+            {
+                VolumeStores.Open(store).RemoveLayout();
+            }
+            catch (StoragePoolException e)
+            {
+                // the store is gone from the metadata either way; what is left in its directory is the admin's
+                _logger.StoreLayoutLeft(name, store.Path, e.Message);
+            }
             return 0;
         }, ct);
 
@@ -606,14 +627,20 @@ public sealed class PoolManager : IDisposable
     }
 
     /// <summary>
-    /// Finishes or rolls back every operation a crash interrupted: creates roll back (the data may
-    /// be partial), deletes, resizes and reverts roll forward (the user asked for them and the data
-    /// steps repeat safely). Run once at start, before serving.
+    /// Sets aside every record that cannot be served (<see cref="RecordRules"/>), then finishes or rolls back every
+    /// operation a crash interrupted: creates roll back (the data may be partial), deletes, resizes and reverts roll
+    /// forward (the user asked for them and the data steps repeat safely). Run once at start, before serving.
     /// </summary>
     public Task RecoverAsync(CancellationToken ct = default) =>
         MutateAsync("recover", async () =>
         {
             var all = await ReadAllAsync(ct);
+            foreach (var bad in all.Quarantined)
+            {
+                var moved = MetadataKeys.Quarantine + bad.Key;
+                await _metadata.TxnAsync(Transaction.Of(new Op.Put(moved, bad.Value), new Op.Delete(bad.Key)), ct);
+                _logger.RecordQuarantined(Names.Display(bad.Key, 256), bad.Reason, Names.Display(moved, 256));
+            }
             foreach (var snapshot in all.Snapshots.Where(s => s.State != ObjectState.Ready))
             {
                 var (_, store) = StoreOfPool(all, snapshot.Pool);

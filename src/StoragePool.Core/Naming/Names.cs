@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using StoragePool.Core.Errors;
 
 namespace StoragePool.Core.Naming;
@@ -50,6 +52,39 @@ public static class Names
 
     public static bool IsValid(string? name) => Problem(name) is null;
 
+    /// <summary>
+    /// Any text someone gave as a name, fit to print in a message or a log line: control characters, quotes and
+    /// backslashes escaped (a newline cannot start a forged line), and a long one cut after <paramref name="limit"/>
+    /// characters (a name's limit unless told).
+    /// </summary>
+    public static string Display(string? name, int limit = MaxLength)
+    {
+        if (name is null)
+        {
+            return "(none)";
+        }
+        var text = new StringBuilder(Math.Min(name.Length, limit) + 2);
+        foreach (var c in name.Length > limit ? name[..limit] : name)
+        {
+            _ = c switch
+            {
+                '\\' => text.Append("\\\\"),
+                '\'' => text.Append("\\'"),
+                '\n' => text.Append("\\n"),
+                '\r' => text.Append("\\r"),
+                '\t' => text.Append("\\t"),
+                _ when char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029' =>
+                    text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => text.Append(c),
+            };
+        }
+        if (name.Length > limit)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"... ({name.Length} characters)");
+        }
+        return text.ToString();
+    }
+
     /// <summary>Throws <see cref="ErrorCode.InvalidName"/> unless <paramref name="name"/> is valid.</summary>
     public static string Validate(NameKind kind, string? name)
     {
@@ -57,7 +92,7 @@ public static class Names
         if (problem is not null)
         {
             throw new StoragePoolException(ErrorCode.InvalidName,
-                $"{kind.Describe()} name '{name}' {problem}; use letters, digits, '.', '_' and '-' " +
+                $"{kind.Describe()} name '{Display(name)}' {problem}; use letters, digits, '.', '_' and '-' " +
                 $"(at most {MaxLength}, not starting with '.' or '-')");
         }
         return name!;

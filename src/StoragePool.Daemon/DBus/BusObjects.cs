@@ -123,7 +123,7 @@ internal sealed class BusObjects
                 async (node, args, ct) =>
                 {
                     var targetPool = args.String(1).Length == 0 ? node.Pool : Names.Validate(NameKind.Pool, args.String(1));
-                    var target = new VolumeRef(targetPool, Names.Validate(NameKind.Volume, args.String(2)));
+                    var target = new VolumeRef(targetPool, args.String(2));
                     var clone = await _manager.CloneVolumeAsync(SnapshotOf(node, args.String(0)), target, ct);
                     return Reply.Of(w => w.ObjectPath(ObjectPaths.ForVolume(clone.Pool, clone.Name)));
                 }),
@@ -412,7 +412,7 @@ internal sealed class BusObjects
 
     private async Task<Reply> CreateVolumeAsync(string pool, string name, ulong sizeBytes, CancellationToken ct)
     {
-        var volume = new VolumeRef(Names.Validate(NameKind.Pool, pool), Names.Validate(NameKind.Volume, name));
+        var volume = new VolumeRef(pool, name);
         var change = await _manager.CreateVolumeAsync(volume, SizeOf(sizeBytes), ct);
         return Reply.Of(w =>
         {
@@ -424,7 +424,7 @@ internal sealed class BusObjects
     private async Task<Reply> GetVolumeAsync(BusNode node, MessageArguments args, CancellationToken ct)
     {
         var volume = await _manager.GetVolumeAsync(
-            new VolumeRef(Names.Validate(NameKind.Pool, args.String(0)), Names.Validate(NameKind.Volume, args.String(1))), ct);
+            new VolumeRef(args.String(0), args.String(1)), ct);
         return Reply.Of(w => w.ObjectPath(ObjectPaths.ForVolume(volume.Pool, volume.Name)));
     }
 

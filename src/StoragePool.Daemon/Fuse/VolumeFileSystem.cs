@@ -184,7 +184,7 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
         {
             throw new FuseError(EPERM);
         }
-        var volume = new VolumeRef(directory.Pool, Names.Validate(NameKind.Volume, name));
+        var volume = new VolumeRef(directory.Pool, name);
         var created = await pool.CreateVolumeFileAsync(volume, new FileOwnership((int)uid, (int)gid, (int)(mode & 0xfff)));
         var node = Inodes.Of(NodeKind.Volume, volume.Pool, volume.Name, created.Volume.Id);
         var handle = await OpenAsync(node);
@@ -206,7 +206,7 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
         {
             throw new FuseError(EPERM);
         }
-        await pool.DeleteVolumeAsync(new VolumeRef(directory.Pool, Names.Validate(NameKind.Volume, name)), withSnapshots: false);
+        await pool.DeleteVolumeAsync(new VolumeRef(directory.Pool, name), withSnapshots: false);
         FuseReply.Ok(req);
     });
 

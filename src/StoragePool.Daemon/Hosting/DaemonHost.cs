@@ -55,7 +55,8 @@ internal static class DaemonHost
         builder.Services.AddSingleton(ProcessCrashPoints.FromEnvironment());
         builder.Services.AddSingleton<OperationMetrics>();
         builder.Services.AddSingleton(sp => new PoolManager(sp.GetRequiredService<IMetadataStore>(),
-            sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>()));
+            sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>(),
+            options.DataDir));
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddHostedService<DBusService>();
         builder.Services.AddSingleton(options);

@@ -99,50 +99,50 @@ internal static class RestApi
         app.MapPost(ApiRoutes.PoolVolumes("{pool}"), async (string pool, HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.CreateVolumeRequest, ct);
-            return Created(await pm.CreateVolumeAsync(new VolumeRef(pool, body.Name), body.SizeBytes, ct), ctx.VolumeChange);
+            return Created(await pm.CreateVolumeAsync(new VolumeRef(pool, body.Name ?? Missing("name")), body.SizeBytes, ct), ctx.VolumeChange);
         });
         app.MapGet(ApiRoutes.Volume("{pool}", "{name}"), async (string pool, string name, CancellationToken ct) =>
-            Json(await pm.GetVolumeAsync(Ref(pool, name), ct), ctx.VolumeInfo));
+            Json(await pm.GetVolumeAsync(new VolumeRef(pool, name), ct), ctx.VolumeInfo));
         app.MapDelete(ApiRoutes.Volume("{pool}", "{name}"), async (string pool, string name, bool? with_snapshots, bool? force, CancellationToken ct) =>
         {
-            await pm.DeleteVolumeAsync(Ref(pool, name), with_snapshots ?? false, force ?? false, ct);
+            await pm.DeleteVolumeAsync(new VolumeRef(pool, name), with_snapshots ?? false, force ?? false, ct);
             return Results.NoContent();
         });
         app.MapPost(ApiRoutes.VolumeResize("{pool}", "{name}"), async (string pool, string name, HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.ResizeVolumeRequest, ct);
-            return Json(await pm.ResizeVolumeAsync(Ref(pool, name), body.SizeBytes, body.AllowShrink, ct), ctx.VolumeChange);
+            return Json(await pm.ResizeVolumeAsync(new VolumeRef(pool, name), body.SizeBytes, body.AllowShrink, ct), ctx.VolumeChange);
         });
         app.MapPost(ApiRoutes.VolumeClone("{pool}", "{name}"), async (string pool, string name, HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.CloneVolumeRequest, ct);
-            var source = new SnapshotRef(pool, name, Names.Validate(NameKind.Snapshot, body.Snapshot));
-            var target = Ref(body.Pool ?? Missing("pool"), body.Name ?? Missing("name"));
+            var source = new SnapshotRef(pool, name, body.Snapshot);
+            var target = new VolumeRef(body.Pool ?? Missing("pool"), body.Name ?? Missing("name"));
             return Created(await pm.CloneVolumeAsync(source, target, ct), ctx.VolumeInfo);
         });
         app.MapPost(ApiRoutes.VolumeRevert("{pool}", "{name}"), async (string pool, string name, HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.RevertVolumeRequest, ct);
-            return Json(await pm.RevertVolumeAsync(new SnapshotRef(pool, name, Names.Validate(NameKind.Snapshot, body.Snapshot)), ct), ctx.VolumeInfo);
+            return Json(await pm.RevertVolumeAsync(new SnapshotRef(pool, name, body.Snapshot), ct), ctx.VolumeInfo);
         });
 
         app.MapGet(ApiRoutes.Snapshots("{pool}", "{name}"), async (string pool, string name, CancellationToken ct) =>
-            Json(await pm.ListSnapshotsAsync(Ref(pool, name), ct), ctx.IReadOnlyListSnapshotInfo));
+            Json(await pm.ListSnapshotsAsync(new VolumeRef(pool, name), ct), ctx.IReadOnlyListSnapshotInfo));
         app.MapPost(ApiRoutes.Snapshots("{pool}", "{name}"), async (string pool, string name, HttpRequest request, CancellationToken ct) =>
         {
             var body = await BodyAsync(request, ctx.CreateSnapshotRequest, ct);
-            return Created(await pm.CreateSnapshotAsync(new SnapshotRef(pool, name, Names.Validate(NameKind.Snapshot, body.Name)), ct), ctx.SnapshotInfo);
+            return Created(await pm.CreateSnapshotAsync(new SnapshotRef(pool, name, body.Name), ct), ctx.SnapshotInfo);
         });
         app.MapDelete(ApiRoutes.Snapshot("{pool}", "{name}", "{snapshot}"), async (string pool, string name, string snapshot, CancellationToken ct) =>
         {
-            await pm.DeleteSnapshotAsync(new SnapshotRef(pool, name, Names.Validate(NameKind.Snapshot, snapshot)), ct);
+            await pm.DeleteSnapshotAsync(new SnapshotRef(pool, name, snapshot), ct);
             return Results.NoContent();
         });
 
         var options = app.Services.GetRequiredService<Hosting.DaemonOptions>();
         app.MapGet(ApiRoutes.VolumeDiskXml("{pool}", "{name}"), async (string pool, string name, string? source, string? target, CancellationToken ct) =>
         {
-            var volume = await pm.GetVolumeAsync(Ref(pool, name), ct);
+            var volume = await pm.GetVolumeAsync(new VolumeRef(pool, name), ct);
             var dev = target ?? "vdb";
             try
             {
@@ -185,9 +185,6 @@ internal static class RestApi
         app.MapFallback((HttpContext context) => throw new StoragePoolException(ErrorCode.InvalidArgument,
             $"no API route {context.Request.Method} {context.Request.Path}; see docs/api.md"));
     }
-
-    private static VolumeRef Ref(string pool, string name) =>
-        new(Names.Validate(NameKind.Pool, pool), Names.Validate(NameKind.Volume, name));
 
     private static string Missing(string field) =>
         throw new StoragePoolException(ErrorCode.InvalidArgument, $"the request body lacks '{field}'");

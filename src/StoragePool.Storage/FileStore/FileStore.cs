@@ -74,9 +74,9 @@ public sealed class FileStore : IVolumeStore
 
     /// <summary>
     /// Throws <see cref="ErrorCode.StorePathInvalid"/> unless <paramref name="path"/> is an absolute path to an
-    /// existing directory in which this process can create files.
+    /// existing directory in which this process can create files; returns it with its symbolic links resolved.
     /// </summary>
-    public static void ValidatePath(string path)
+    public static string ValidatePath(string path)
     {
         if (!Path.IsPathFullyQualified(path))
         {
@@ -102,8 +102,26 @@ public sealed class FileStore : IVolumeStore
                 $"store path '{path}' is not writable by this process ({ex.Message}); " +
                 "make it writable for the user the daemon runs as, or choose another directory", ex);
         }
+        return Libc.RealPath(path)
+            ?? throw InvalidPath($"store path '{path}' cannot be resolved ({Marshal.GetLastPInvokeError()}); give a directory that exists");
 
         static StoragePoolException InvalidPath(string message) => new(ErrorCode.StorePathInvalid, message);
+    }
+
+    /// <summary>Removes what the store added to its directory (<c>volumes/</c>, <c>snapshots/</c>) when they are empty.</summary>
+    public void RemoveLayout()
+    {
+        Run($"removing the store's directories in '{_path}'", () =>
+        {
+            foreach (var directory in new[] { _volumesDirectory, _snapshotsDirectory })
+            {
+                if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
+                {
+                    Directory.Delete(directory);
+                }
+            }
+            FSyncDirectory(_path);
+        });
     }
 
     /// <summary>The file that holds the volume's data.</summary>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using StoragePool.Cluster.Control;
 using StoragePool.Cluster.Metadata;
 using StoragePool.Core.Model;
@@ -23,9 +22,17 @@ internal sealed class PoolManagerFixture : IAsyncDisposable
 
     public string MetadataPath => Path.Combine(Root, "metadata.db");
 
+    /// <summary>The data directory the manager protects (it holds nothing here; stores may not be it or in it).</summary>
+    public string DataDirectory => Path.Combine(Root, "data");
+
     public IMetadataStore Metadata { get; private set; } = null!;
 
     public PoolManager Manager { get; private set; } = null!;
+
+    /// <summary>What the manager logged, over every reopen.</summary>
+    public RecordingLogger<PoolManager> Logger { get; } = new();
+
+    public string Log => Logger.ToString();
 
     public FileStore Store => new(StorePath);
 
@@ -59,7 +66,7 @@ internal sealed class PoolManagerFixture : IAsyncDisposable
     private async Task OpenAsync(CrashPoints? crash)
     {
         Metadata = await SqliteMetadataStore.OpenAsync(MetadataPath);
-        Manager = new PoolManager(Metadata, NullLogger<PoolManager>.Instance, new OperationMetrics(), crash);
+        Manager = new PoolManager(Metadata, Logger, new OperationMetrics(), crash, DataDirectory);
     }
 }
 

@@ -140,7 +140,7 @@ public sealed class TlsTests
     {
         using var directory = new TestDirectory();
         using var exports = new TestExports(directory.Path);
-        var server = new NbdServer(exports, new RecordingLogger(), new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Any, 0) });
+        var server = new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Any, 0) });
 
         Assert.That(() => server.StartAsync(CancellationToken.None),
             Throws.TypeOf<Core.Errors.StoragePoolException>().With.Message.Contains("needs TLS"));

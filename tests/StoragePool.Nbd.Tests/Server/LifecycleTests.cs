@@ -69,9 +69,9 @@ public sealed class LifecycleTests
             socket.Bind(new UnixDomainSocketEndPoint(stale));
         }
 
-        await using var second = new NbdServer(exports, new RecordingLogger(), new NbdServerOptions { UnixSocketPath = stale });
+        await using var second = new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions { UnixSocketPath = stale });
         await second.StartAsync(CancellationToken.None);
-        await using var third = new NbdServer(exports, new RecordingLogger(), new NbdServerOptions { UnixSocketPath = first.SocketPath });
+        await using var third = new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions { UnixSocketPath = first.SocketPath });
 
         Assert.That(second.Endpoints, Is.EqualTo(new[] { "unix:" + stale }));
         Assert.That(() => third.StartAsync(CancellationToken.None), Throws.TypeOf<StoragePoolException>()
@@ -87,11 +87,11 @@ public sealed class LifecycleTests
         using var directory = new TestDirectory();
         using var exports = new TestExports(directory.Path);
 
-        Assert.That(() => new NbdServer(exports, new RecordingLogger(), new NbdServerOptions { MaxInFlightPerConnection = 0 }),
+        Assert.That(() => new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions { MaxInFlightPerConnection = 0 }),
             Throws.TypeOf<ArgumentOutOfRangeException>());
-        Assert.That(() => new NbdServer(exports, new RecordingLogger(), new NbdServerOptions { MaxRequestBytes = 100 }),
+        Assert.That(() => new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions { MaxRequestBytes = 100 }),
             Throws.TypeOf<ArgumentOutOfRangeException>());
-        Assert.That(() => new NbdServer(exports, new RecordingLogger(), new NbdServerOptions()).StartAsync(CancellationToken.None),
+        Assert.That(() => new NbdServer(exports, new RecordingLogger<NbdServer>(), new NbdServerOptions()).StartAsync(CancellationToken.None),
             Throws.TypeOf<StoragePoolException>().With.Message.Contains("nowhere to listen"));
     }
 }

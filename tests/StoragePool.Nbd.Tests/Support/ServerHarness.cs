@@ -11,7 +11,7 @@ internal sealed class ServerHarness : IAsyncDisposable
 {
     private readonly TestDirectory _directory;
 
-    private ServerHarness(TestDirectory directory, TestExports exports, NbdServer server, RecordingLogger logger)
+    private ServerHarness(TestDirectory directory, TestExports exports, NbdServer server, RecordingLogger<NbdServer> logger)
     {
         _directory = directory;
         Exports = exports;
@@ -23,7 +23,7 @@ internal sealed class ServerHarness : IAsyncDisposable
 
     public NbdServer Server { get; }
 
-    public RecordingLogger Logger { get; }
+    public RecordingLogger<NbdServer> Logger { get; }
 
     public string Directory => _directory.Path;
 
@@ -47,7 +47,7 @@ internal sealed class ServerHarness : IAsyncDisposable
             TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
         };
         options = configure?.Invoke(options) ?? options;
-        var logger = new RecordingLogger();
+        var logger = new RecordingLogger<NbdServer>();
         var server = new NbdServer(exports, logger, options);
         // started off NUnit's synchronization context, as in storagepoold: its continuations then run where the
         // sockets complete them (tests/daemon-sockets.runsettings)

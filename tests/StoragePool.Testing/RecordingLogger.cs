@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace StoragePool.Nbd.Tests.Support;
+namespace StoragePool.Testing;
 
-/// <summary>Keeps every log line the server writes, so tests can check what it said (one line per bad frame).</summary>
-internal sealed class RecordingLogger : ILogger<NbdServer>
+/// <summary>Keeps every log line a component writes, so tests can check what it said.</summary>
+public sealed class RecordingLogger<T> : ILogger<T>
 {
     private readonly ConcurrentQueue<LogLine> _lines = new();
 
@@ -26,6 +26,9 @@ internal sealed class RecordingLogger : ILogger<NbdServer>
     /// <summary>Everything at warning or above, for a failure message.</summary>
     public string Warnings() => string.Join(Environment.NewLine,
         _lines.Where(l => l.Level >= LogLevel.Warning).Select(l => $"{l.EventId} {l.Message} {l.Exception?.Message}"));
+
+    /// <summary>Every line, one per line, for a search or a failure message.</summary>
+    public override string ToString() => string.Join(Environment.NewLine, _lines.Select(l => l.Message));
 }
 
-internal sealed record LogLine(LogLevel Level, int EventId, string Message, Exception? Exception);
+public sealed record LogLine(LogLevel Level, int EventId, string Message, Exception? Exception);
