@@ -5,10 +5,14 @@ using StoragePool.Core.Model;
 namespace StoragePool.Api;
 
 /// <summary>The one JSON shape of the API: snake_case names, enums as snake_case strings.</summary>
+// A request (or reply) that lacks a field its record requires, or has null where the record allows none, is refused as
+// it is read, whatever call it is for: no handler ever sees a half-filled record.
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     UseStringEnumConverter = true,
-    WriteIndented = true)]
+    WriteIndented = true,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(StoreInfo))]
 [JsonSerializable(typeof(IReadOnlyList<StoreInfo>))]
 [JsonSerializable(typeof(PoolInfo))]

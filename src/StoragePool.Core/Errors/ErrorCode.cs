@@ -10,6 +10,8 @@ public enum ErrorCode
     InvalidArgument = 2,
     InvalidName = 3,
     InvalidSize = 4,
+    MethodNotAllowed = 5,
+    RequestTooLarge = 6,
 
     StoreNotFound = 10,
     PoolNotFound = 11,

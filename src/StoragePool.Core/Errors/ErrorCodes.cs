@@ -33,6 +33,8 @@ public static class ErrorCodes
     {
         ErrorCode.InvalidArgument or ErrorCode.InvalidName or ErrorCode.InvalidSize
             or ErrorCode.StorePathInvalid => 400,
+        ErrorCode.MethodNotAllowed => 405,
+        ErrorCode.RequestTooLarge => 413,
         ErrorCode.Unauthorized => 401,
         ErrorCode.PermissionDenied => 403,
         ErrorCode.StoreNotFound or ErrorCode.PoolNotFound or ErrorCode.VolumeNotFound

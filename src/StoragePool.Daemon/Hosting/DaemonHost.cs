@@ -58,6 +58,8 @@ internal static class DaemonHost
             sp.GetRequiredService<ILogger<PoolManager>>(), sp.GetRequiredService<OperationMetrics>(), sp.GetRequiredService<CrashPoints>(),
             options.DataDir));
         builder.Services.AddSingleton<PrometheusExporter>();
+        // a query or route value that does not bind (?wait_ms=abc) throws, to be answered as a problem like any other error
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddHostedService<DBusService>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<NbdExports>();

@@ -39,9 +39,17 @@ internal static class RestApi
             {
                 await WriteProblemAsync(context, e.Code, e.Message);
             }
-            catch (Exception e) when (e is JsonException or BadHttpRequestException)
+            catch (JsonException e)
             {
                 await WriteProblemAsync(context, ErrorCode.InvalidArgument, $"the request body is not valid JSON for this call: {e.Message}");
+            }
+            catch (BadHttpRequestException e)
+            {
+                // a query or route value of the wrong type (ThrowOnBadRequest), or a body over the limit
+                await WriteProblemAsync(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCode.RequestTooLarge : ErrorCode.InvalidArgument,
+                    e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? $"the request body is larger than the daemon accepts ({e.Message})"
+                        : $"the request is not valid for this call: {e.Message}");
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -182,8 +190,17 @@ internal static class RestApi
             return Results.NoContent();
         });
 
-        app.MapFallback((HttpContext context) => throw new StoragePoolException(ErrorCode.InvalidArgument,
-            $"no API route {context.Request.Method} {context.Request.Path}; see docs/api.md"));
+        var routes = new RouteMethods(app.Services.GetRequiredService<EndpointDataSource>());
+        app.MapFallback((HttpContext context) =>
+        {
+            if (routes.AllowedFor(context.Request.Path) is { Count: > 0 } allowed)
+            {
+                context.Response.Headers.Allow = string.Join(", ", allowed);
+                throw new StoragePoolException(ErrorCode.MethodNotAllowed,
+                    $"{context.Request.Path} does not take {context.Request.Method}; it takes {string.Join(", ", allowed)} (see docs/api.md)");
+            }
+            throw new StoragePoolException(ErrorCode.InvalidArgument, $"no API route {context.Request.Method} {context.Request.Path}; see docs/api.md");
+        });
     }
 
     private static string Missing(string field) =>
@@ -204,7 +221,9 @@ internal static class RestApi
         {
             return;
         }
+        var allow = context.Response.Headers.Allow;
         context.Response.Clear();
+        context.Response.Headers.Allow = allow;
         context.Response.StatusCode = code.HttpStatus();
         context.Response.ContentType = "application/problem+json";
         var problem = new Problem($"urn:storagepool:error:{code.Id()}", code.ToString(), code.HttpStatus(), detail, code.Id());
