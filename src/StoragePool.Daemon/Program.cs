@@ -10,6 +10,10 @@ internal static class Program
 
     private static async Task<int> Main(string[] args)
     {
+        // Everything the daemon creates is its user's alone unless it says otherwise: metadata (SQLite makes its files
+        // with the default mode), journals, logs, stores' files. The sockets and the runtime directory that QEMU must
+        // reach are given their modes where they are made.
+        _ = Interop.Interop.Libc.SetFileCreationMask(0x3f); // 077
         // Socket continuations run on the epoll thread instead of hopping to the thread pool: NBD at
         // queue depth 32 is thread hops more than syscalls (docs/benchmarks.md). The runtime reads this
         // once, when the first socket is made, so it is set before anything else. Safe here because no

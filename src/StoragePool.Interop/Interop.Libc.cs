@@ -268,6 +268,10 @@ internal static partial class Interop
             }
         }
 
+        /// <summary>Sets the process's file creation mask (umask(2)); returns the one before.</summary>
+        [LibraryImport(Lib, EntryPoint = "umask")]
+        internal static partial uint SetFileCreationMask(uint mask);
+
         /// <summary>The path with every symbolic link, '.' and '..' resolved (realpath(3)); null when it cannot be resolved.</summary>
         internal static string? RealPath(string path)
         {

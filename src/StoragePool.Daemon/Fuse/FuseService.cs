@@ -44,7 +44,7 @@ internal sealed class FuseService(PoolManager pool, DaemonOptions options, ILogg
         {
             logger.FuseStaleMountDetached(mount);
         }
-        Directory.CreateDirectory(mount);
+        DaemonHost.RuntimeDirectory(mount);
         var fs = new VolumeFileSystem(pool, options.Fuse, logger);
         Interlocked.Exchange(ref _fs, fs);
         // root mounts for every user (libvirt hands disks to libvirt-qemu); the kernel checks modes and owners

@@ -18,8 +18,12 @@ internal static class DaemonHost
 {
     public static async Task<int> RunAsync(DaemonOptions options, CancellationToken ct)
     {
-        Directory.CreateDirectory(options.DataDir);
-        Directory.CreateDirectory(Path.GetDirectoryName(options.ApiSocket)!);
+        PrivateDirectory(options.DataDir);
+        foreach (var file in Directory.EnumerateFiles(options.DataDir, Path.GetFileName(options.MetadataPath) + "*"))
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite); // an older build made them 0644
+        }
+        RuntimeDirectory(Path.GetDirectoryName(options.ApiSocket)!);
         var staleSocket = await ClaimSocketAsync(options.ApiSocket, ct);
         var staleNbdSocket = await ClaimSocketAsync(options.Nbd.Socket, ct);
 
@@ -157,6 +161,28 @@ internal static class DaemonHost
         }
         throw new StoragePoolException(ErrorCode.Conflict,
             $"another storagepoold is already serving {path}; stop it first or use --api-socket");
+    }
+
+    /// <summary>The data directory: the daemon's user's alone, made so or taken back to that.</summary>
+    private static void PrivateDirectory(string path)
+    {
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>
+    /// A directory others pass through to reach a socket or mount point in it (QEMU, libvirt): 0755 when the daemon
+    /// makes it (one it finds is the admin's and keeps its mode). What is in it keeps its own modes.
+    /// </summary>
+    internal static void RuntimeDirectory(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+            Directory.CreateDirectory(path);
+            File.SetUnixFileMode(path, mode); // mkdir's mode is masked by the umask: set it after
+        }
     }
 
     private static async Task CreateDefaultPoolAsync(PoolManager pool, DaemonOptions options, ILogger logger, CancellationToken ct)

@@ -14,7 +14,7 @@ internal sealed class NbdService(NbdExports exports, ILogger<NbdServer> logger, 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var nbd = options.Nbd;
-        Directory.CreateDirectory(Path.GetDirectoryName(nbd.Socket)!);
+        DaemonHost.RuntimeDirectory(Path.GetDirectoryName(nbd.Socket)!);
         _server = new NbdServer(exports, logger, new NbdServerOptions
         {
             UnixSocketPath = nbd.Socket,

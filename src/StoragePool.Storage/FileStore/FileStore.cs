@@ -27,11 +27,13 @@ public sealed class FileStore : IVolumeStore
     /// <summary>The sparse copy leaves a hole for every all-zero run of this size.</summary>
     private const int ZeroBlockSize = 4096;
 
-    private const UnixFileMode VolumeMode =
-        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    // Every VM's disk is in these files: the daemon's user alone reads them. Others reach a volume only through the
+    // daemon (NBD, or the FUSE file, whose modes libvirt sets for QEMU).
+    private const UnixFileMode VolumeMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    private const UnixFileMode SnapshotMode =
-        UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const UnixFileMode SnapshotMode = UnixFileMode.UserRead;
+
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     private readonly string _path;
     private readonly string _volumesDirectory;
@@ -57,19 +59,33 @@ public sealed class FileStore : IVolumeStore
         _reflinkRefused = forceSparseCopy;
         Run($"opening store '{path}'", () =>
         {
-            foreach (var directory in new[] { _volumesDirectory, _snapshotsDirectory })
+            foreach (var (directory, fileMode) in new[] { (_volumesDirectory, VolumeMode), (_snapshotsDirectory, SnapshotMode) })
             {
                 if (!Directory.Exists(directory))
                 {
-                    Directory.CreateDirectory(directory);
+                    Directory.CreateDirectory(directory, DirectoryMode);
                     FSyncDirectory(path);
                 }
                 foreach (var leftover in Directory.EnumerateFiles(directory, "*" + TempSuffix))
                 {
                     File.Delete(leftover);
                 }
+                Tighten(directory, DirectoryMode);
+                foreach (var file in Directory.EnumerateFiles(directory, "*" + ImageSuffix))
+                {
+                    Tighten(file, fileMode);
+                }
             }
         });
+    }
+
+    /// <summary>Takes away what <paramref name="mode"/> does not give (a store made by an older build let everyone read).</summary>
+    private static void Tighten(string path, UnixFileMode mode)
+    {
+        if ((File.GetUnixFileMode(path) & ~mode) != 0)
+        {
+            File.SetUnixFileMode(path, mode);
+        }
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ public sealed class FileStoreVolumeTests
             Assert.That(path, Is.EqualTo(Path.Combine(_directory.Path, "volumes", "v1.img")));
             Assert.That(_store.VolumeExists("v1"), Is.True);
             Assert.That(_store.GetVolumeSize("v1"), Is.EqualTo(1024 * MiB));
-            Assert.That(Tools.Output("stat", "-c", "%s %b %a", path), Is.EqualTo($"{1024 * MiB} 0 644"));
+            Assert.That(Tools.Output("stat", "-c", "%s %b %a", path), Is.EqualTo($"{1024 * MiB} 0 600"));
             Assert.That(_store.GetVolumeAllocatedBytes("v1"), Is.Zero);
             Assert.That(_store.GetVolumeExtents("v1"), Is.Empty);
             Assert.That(_store.ListVolumeIds(), Is.EqualTo(new[] { "v1" }));
