@@ -590,25 +590,23 @@ sp_fuse_reply_statfs(uint64_t req, uint64_t block_size, uint64_t blocks, uint64_
 }
 
 int
-sp_fuse_reply_dir(uint64_t req, const struct sp_fuse_dirent *entries, uint32_t count, int64_t offset, uint64_t size)
+sp_fuse_reply_dir(uint64_t req, const struct sp_fuse_dirent *entries, uint32_t count, uint64_t size)
 {
     fuse_req_t r = sp_fuse_req(req);
     char *buf = NULL;
     size_t used = 0;
     size_t need;
     struct stat st;
-    int64_t i;
+    uint32_t i;
     int ret;
 
-    if (offset < 0)
-        return fuse_reply_err(r, EINVAL);
     if (!(buf = malloc(size ? size : 1)))
         return fuse_reply_err(r, ENOMEM);
     memset(&st, 0, sizeof(st));
-    for (i = offset; i < (int64_t)count; i++) {
+    for (i = 0; i < count; i++) {
         st.st_ino = entries[i].ino;
         st.st_mode = entries[i].mode;
-        need = fuse_add_direntry(r, buf + used, size - used, entries[i].name, &st, i + 1);
+        need = fuse_add_direntry(r, buf + used, size - used, entries[i].name, &st, entries[i].off);
         if (need > size - used)
             break;
         used += need;

@@ -48,9 +48,10 @@ struct sp_fuse_setattr {
 # define SP_FUSE_SET_TIMES (1u << 4)
 # define SP_FUSE_SET_FH (1u << 31)
 
-/* One directory entry of a listing. */
+/* One directory entry of a listing; off is where a listing resumes after it (the offset of a later readdir). */
 struct sp_fuse_dirent {
     uint64_t ino;
+    int64_t off;
     uint32_t mode;
     uint32_t reserved;
     const char *name;
@@ -116,8 +117,7 @@ SP_EXPORT int sp_fuse_reply_xattr(uint64_t req, uint64_t size);
 SP_EXPORT int sp_fuse_reply_statfs(uint64_t req, uint64_t block_size, uint64_t blocks,
                                    uint64_t blocks_free, uint64_t files, uint64_t name_max);
 
-/* Answers a readdir with entries[offset..] that fit in size bytes. */
-SP_EXPORT int sp_fuse_reply_dir(uint64_t req, const struct sp_fuse_dirent *entries, uint32_t count,
-                                int64_t offset, uint64_t size);
+/* Answers a readdir with the first of entries that fit in size bytes, each with its own off. */
+SP_EXPORT int sp_fuse_reply_dir(uint64_t req, const struct sp_fuse_dirent *entries, uint32_t count, uint64_t size);
 
 #endif /* SP_FUSE_H */

@@ -55,6 +55,7 @@ internal static partial class Interop
         internal unsafe struct FuseDirent
         {
             public ulong Ino;
+            public long Off;
             public uint Mode;
             public uint Reserved;
             public byte* Name;
@@ -132,6 +133,6 @@ internal static partial class Interop
         internal static partial int FuseReplyStatFs(ulong req, ulong blockSize, ulong blocks, ulong blocksFree, ulong files, ulong nameMax);
 
         [LibraryImport(Lib, EntryPoint = "sp_fuse_reply_dir")]
-        internal static unsafe partial int FuseReplyDir(ulong req, FuseDirent* entries, uint count, long offset, ulong size);
+        internal static unsafe partial int FuseReplyDir(ulong req, FuseDirent* entries, uint count, ulong size);
     }
 }

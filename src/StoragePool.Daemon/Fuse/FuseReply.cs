@@ -58,8 +58,11 @@ internal static unsafe class FuseReply
     public static void StatFs(ulong req, ulong blockSize, ulong blocks, ulong free, ulong files, ulong nameMax) =>
         _ = Native.FuseReplyStatFs(req, blockSize, blocks, free, files, nameMax);
 
-    /// <summary>Answers a readdir with the entries from <paramref name="offset"/> on that fit in <paramref name="size"/> bytes.</summary>
-    public static void Directory(ulong req, IReadOnlyList<(ulong Ino, uint Mode, string Name)> entries, long offset, ulong size)
+    /// <summary>
+    /// Answers a readdir with the first of <paramref name="entries"/> that fit in <paramref name="size"/> bytes; each
+    /// entry's <c>Offset</c> is the readdir offset that resumes the listing after it.
+    /// </summary>
+    public static void Directory(ulong req, IReadOnlyList<(ulong Ino, uint Mode, string Name, long Offset)> entries, ulong size)
     {
         var names = new nint[entries.Count];
         try
@@ -68,11 +71,11 @@ internal static unsafe class FuseReply
             for (var i = 0; i < entries.Count; i++)
             {
                 names[i] = Marshal.StringToCoTaskMemUTF8(entries[i].Name);
-                dirents[i] = new Native.FuseDirent { Ino = entries[i].Ino, Mode = entries[i].Mode, Name = (byte*)names[i] };
+                dirents[i] = new Native.FuseDirent { Ino = entries[i].Ino, Off = entries[i].Offset, Mode = entries[i].Mode, Name = (byte*)names[i] };
             }
             fixed (Native.FuseDirent* first = dirents)
             {
-                _ = Native.FuseReplyDir(req, first, (uint)dirents.Length, offset, size);
+                _ = Native.FuseReplyDir(req, first, (uint)dirents.Length, size);
             }
         }
         finally

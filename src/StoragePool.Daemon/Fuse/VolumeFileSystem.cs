@@ -111,16 +111,23 @@ internal sealed class VolumeFileSystem(PoolManager pool, FuseSettings settings, 
         FuseReply.Attr(req, attr, CacheSeconds);
     });
 
+    /// <summary>
+    /// A listing comes in pieces (the kernel asks for a page at a time), each from the current children. An entry's
+    /// offset is therefore its own, not its place in a list that changes between pieces: "." is 1, ".." 2, a child its
+    /// inode number + 2, children in inode order (numbers are never reused, and a name seen first gets a higher one).
+    /// A volume made or deleted meanwhile then shifts no other name: none is listed twice or missed (libvirt's refresh
+    /// of a dir pool stops the pool when a name comes twice).
+    /// </summary>
     public void ReadDir(ulong req, ulong ino, ulong size, long offset) => Run(req, "readdir", ino, async () =>
     {
         var node = Directory(ino);
         var parent = node.Kind == NodeKind.Root ? node : Parent(node);
-        var entries = new List<(ulong, uint, string)> { (node.Ino, DirectoryMode, "."), (parent.Ino, DirectoryMode, "..") };
-        foreach (var child in await ChildrenAsync(node))
+        var entries = new List<(ulong, uint, string, long Offset)> { (node.Ino, DirectoryMode, ".", 1), (parent.Ino, DirectoryMode, "..", 2) };
+        foreach (var child in (await ChildrenAsync(node)).OrderBy(c => c.Ino))
         {
-            entries.Add((child.Ino, child.IsDirectory ? DirectoryMode : RegularFile, child.Name));
+            entries.Add((child.Ino, child.IsDirectory ? DirectoryMode : RegularFile, child.Name, (long)child.Ino + 2));
         }
-        FuseReply.Directory(req, entries, offset, size);
+        FuseReply.Directory(req, entries.Where(e => e.Offset > offset).ToList(), size);
     });
 
     public void StatFs(ulong req, ulong ino) => Run(req, "statfs", ino, async () =>

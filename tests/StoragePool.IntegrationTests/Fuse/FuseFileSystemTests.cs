@@ -49,6 +49,33 @@ public class FuseFileSystemTests
     }
 
     [Test]
+    public async Task A_listing_that_a_new_volume_interrupts_shows_no_file_twice_and_misses_none_that_stayed()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        // The kernel reads a FUSE directory one page (4 KiB) per request: these 60 long names take two requests.
+        var names = Enumerable.Range(0, 60).Select(i => $"m{i:d2}-{new string('x', 56)}").ToList();
+        foreach (var name in names)
+        {
+            await daemon.Client.CreateVolumeAsync(new VolumeRef("default", name), MiB);
+        }
+        var seen = new List<string>();
+        using (var entries = Directory.EnumerateFiles(Path.Combine(daemon.FuseMount, "default", "volumes")).GetEnumerator())
+        {
+            Assert.That(entries.MoveNext(), Is.True);
+            seen.Add(Path.GetFileName(entries.Current));
+            // between the two requests, a volume whose name sorts before all the others (as libvirt's refresh of a
+            // dir pool lists it while the next volume is made, and stops the pool when a name comes twice)
+            await daemon.Client.CreateVolumeAsync(new VolumeRef("default", "a-new"), MiB);
+            while (entries.MoveNext())
+            {
+                seen.Add(Path.GetFileName(entries.Current));
+            }
+        }
+        Assert.That(seen.GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key), Is.Empty, "names listed twice");
+        Assert.That(names.Except(seen), Is.Empty, "names of volumes there all along that the listing missed");
+    }
+
+    [Test]
     public async Task Creating_truncating_and_removing_files_creates_resizes_and_deletes_volumes()
     {
         await using var daemon = await DaemonProcess.StartAsync();

@@ -325,6 +325,7 @@ public class VirshTests
         }
         finally
         {
+            FailureLogs.ShowIfFailed(0, ("daemon", daemon.Log));
             await Virsh("destroy", domain);
             await RemovePoolAsync(daemon, pool);
         }
