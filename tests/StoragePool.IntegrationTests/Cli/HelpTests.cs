@@ -1,3 +1,4 @@
+using StoragePool.Core.Errors;
 using StoragePool.IntegrationTests.Harness;
 using StoragePool.Testing;
 
@@ -29,12 +30,23 @@ public sealed class HelpTests
     }
 
     [Test]
-    public async Task A_parse_error_keeps_the_usage_and_exit_code_1()
+    public async Task A_parse_error_keeps_the_usage_and_exits_with_invalid_argument()
     {
         var result = await Tools.RunAsync(Repo.Cli, "volume", "create");
 
-        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ExitCode, Is.EqualTo((int)ErrorCode.InvalidArgument), result.ToString());
         Assert.That(result.Stderr, Does.Contain("POOL/NAME"));
         Assert.That(result.Stdout, Does.Contain("Usage:"));
+    }
+
+    [TestCase("--bogus", "volume", "list", "")]
+    [TestCase("-x", "pool", "create", "--store s1")]
+    [TestCase("-x", "volume", "create", "1G")]
+    public async Task An_unknown_option_is_called_so_and_not_taken_for_a_name(string option, string noun, string verb, string more)
+    {
+        var result = await Tools.RunAsync(Repo.Cli, [noun, verb, option, .. more.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+
+        Assert.That(result.ExitCode, Is.EqualTo((int)ErrorCode.InvalidArgument), result.ToString());
+        Assert.That(result.Stderr.Trim(), Is.EqualTo($"storagepool: error: unknown option '{option}'; see 'storagepool {noun} {verb} --help'"));
     }
 }

@@ -74,7 +74,7 @@ public sealed class PoolCommandTests : CliTestBase
     }
 
     [TestCase("bad name")]
-    [TestCase("-x")]
+    [TestCase("x@y")]
     [TestCase(".hidden")]
     [TestCase("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public async Task Pool_create_refuses_an_invalid_name(string name)
@@ -115,7 +115,7 @@ public sealed class PoolCommandTests : CliTestBase
     {
         var before = await StateAsync();
         var result = await CliAsync("pool", "create", Unique("p"));
-        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ExitCode, Is.EqualTo((int)ErrorCode.InvalidArgument), result.ToString());
         Assert.That(result.Stderr, Does.Contain("--store"));
         Assert.That(await StateAsync(), Is.EqualTo(before));
     }

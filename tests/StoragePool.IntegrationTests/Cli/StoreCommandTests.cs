@@ -79,7 +79,7 @@ public sealed class StoreCommandTests : CliTestBase
     }
 
     [TestCase("bad name")]
-    [TestCase("-x")]
+    [TestCase("x@y")]
     [TestCase("a/b")]
     [TestCase("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public async Task Store_add_refuses_an_invalid_name(string name)

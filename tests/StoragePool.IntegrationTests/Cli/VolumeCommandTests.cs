@@ -146,7 +146,6 @@ public sealed class VolumeCommandTests : CliTestBase
         Assert.That(result.Stderr, Does.Contain("volume name"));
     }
 
-    [TestCase("-x")]
     [TestCase("db1")]
     [TestCase("p/v@s")]
     public async Task Volume_create_refuses_what_is_not_POOL_slash_NAME(string text)
