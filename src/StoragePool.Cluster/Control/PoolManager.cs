@@ -273,7 +273,7 @@ public sealed class PoolManager : IDisposable
             }
             if (size < record.SizeBytes && _open.CountOf(record.Id, withFiles: !asFile) > 0)
             {
-                await EnsureNotInUseAsync(record.Id, $"volume '{volume}'", force: false, ct);
+                await EnsureNotInUseAsync(record.Id, $"volume '{volume}'", force: null, ct);
             }
             var (storeRecord, store) = StoreOfPool(all, record.Pool);
             if (size > record.SizeBytes)
@@ -366,7 +366,7 @@ public sealed class PoolManager : IDisposable
             var all = await ReadAllAsync(ct);
             var volume = ReadyVolume(all, snapshotRef.VolumeRef);
             var snapshot = ReadySnapshot(all, snapshotRef);
-            await EnsureNotInUseAsync(volume.Id, $"volume '{snapshotRef.VolumeRef}'", force: false, ct);
+            await EnsureNotInUseAsync(volume.Id, $"volume '{snapshotRef.VolumeRef}'", force: null, ct);
             var (storeRecord, store) = StoreOfPool(all, volume.Pool);
             Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name),
                 Math.Max(0, snapshot.SizeBytes - volume.SizeBytes), store.GetSnapshotAllocatedBytes(snapshot.Id),
@@ -418,7 +418,7 @@ public sealed class PoolManager : IDisposable
         {
             var all = await ReadAllAsync(ct);
             var record = all.Snapshot(snapshotRef) with { State = ObjectState.Deleting };
-            await EnsureNotInUseAsync(record.Id, $"snapshot '{snapshotRef}'", force: false, ct);
+            await EnsureNotInUseAsync(record.Id, $"snapshot '{snapshotRef}'", force: null, ct);
             await _metadata.TxnAsync(Transaction.Of(Put(record)), ct);
             _crash.Reached(CrashPoints.SnapshotDeleteMarked);
             await FinishSnapshotDeleteAsync(all, record, ct);
@@ -478,18 +478,20 @@ public sealed class PoolManager : IDisposable
     /// <summary>How many clients have the volume or snapshot with this id open.</summary>
     public int ClientsOf(string id) => _open.CountOf(id);
 
-    private async Task EnsureNotInUseAsync(string id, string what, bool force, CancellationToken ct)
+    /// <param name="force">disconnect the clients instead of refusing; only deletes can (<c>--force</c>), and only
+    /// their refusals say so.</param>
+    private async Task EnsureNotInUseAsync(string id, string what, bool? force, CancellationToken ct)
     {
         var clients = _open.CountOf(id);
         if (clients == 0)
         {
             return;
         }
-        if (!force)
+        if (force != true)
         {
             throw new StoragePoolException(ErrorCode.VolumeInUse,
                 $"{what} is in use by {clients} client(s) (NBD or FUSE); disconnect them first" +
-                (what.StartsWith("volume", StringComparison.Ordinal) ? " or delete with --force to disconnect them" : string.Empty));
+                (force is null ? string.Empty : ", or delete with --force, which disconnects them"));
         }
         if (!await _open.RevokeAsync(id, RevokeTimeout, ct))
         {
@@ -518,9 +520,11 @@ public sealed class PoolManager : IDisposable
             VolumeRecord record;
             if (existing is null)
             {
-                if (sizeBytes <= 0 || sizeBytes % VolumeSize.BlockSize != 0)
+                // 0 bytes is a volume too: a file made by touch on the FUSE mount is one until it is given a size
+                if (sizeBytes < 0 || sizeBytes % VolumeSize.BlockSize != 0 || sizeBytes > VolumeSize.Max)
                 {
-                    throw new StoragePoolException(ErrorCode.InvalidSize, $"a transfer of {sizeBytes} bytes is not a whole number of 4 KiB blocks");
+                    throw new StoragePoolException(ErrorCode.InvalidSize,
+                        $"a transfer of {sizeBytes} bytes is not a volume's size (a whole number of 4 KiB blocks, at most {ByteSize.Format(VolumeSize.Max)})");
                 }
                 Admission.Check(storeRecord, store.GetUsage(), all.ProvisionedBytes(storeRecord.Name), sizeBytes, dataBytes,
                     $"receive volume '{target}' ({ByteSize.Format(sizeBytes)}, up to {ByteSize.Format(dataBytes)} of data)");
@@ -555,7 +559,7 @@ public sealed class PoolManager : IDisposable
                         $"volume '{target}' is {ByteSize.Format(current.SizeBytes)} on the destination and the source is " +
                         $"{ByteSize.Format(sizeBytes)}: an incremental copy needs equal sizes (resize one, or copy with --overwrite)");
                 }
-                await EnsureNotInUseAsync(current.Id, $"volume '{target}'", force: false, ct);
+                await EnsureNotInUseAsync(current.Id, $"volume '{target}'", force: null, ct);
                 if (current.SizeBytes != sizeBytes)
                 {
                     if (sizeBytes > current.SizeBytes)

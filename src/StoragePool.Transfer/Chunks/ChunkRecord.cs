@@ -44,17 +44,20 @@ public readonly record struct ChunkRecord(long Index, ChunkKind Kind, int Length
         return record;
     }
 
-    /// <summary>Refuses a record that cannot belong to a volume cut into <paramref name="layout"/>'s chunks.</summary>
+    /// <summary>
+    /// Refuses a record that cannot belong to a volume cut into <paramref name="layout"/>'s chunks. The header's numbers
+    /// are unsigned on the wire, and the messages show them so (never "-1 bytes").
+    /// </summary>
     public void Validate(ChunkLayout layout)
     {
         string? problem = null;
         if (Index < 0 || Index >= layout.Count)
         {
-            problem = $"chunk {Index} is outside the volume's {layout.Count} chunks";
+            problem = $"chunk {(ulong)Index} is outside the volume's {layout.Count} chunks";
         }
         else if (Length != layout.LengthOf(Index))
         {
-            problem = $"chunk {Index} says it is {Length} bytes; it is {layout.LengthOf(Index)}";
+            problem = $"chunk {Index} says it is {(uint)Length} bytes; it is {layout.LengthOf(Index)}";
         }
         else if (Kind is not (ChunkKind.Raw or ChunkKind.Zstd or ChunkKind.Zero))
         {
@@ -64,7 +67,7 @@ public readonly record struct ChunkRecord(long Index, ChunkKind Kind, int Length
             : Kind == ChunkKind.Zero ? PayloadLength != 0
             : PayloadLength <= 0 || PayloadLength > Zstd.CompressBound(Length))
         {
-            problem = $"chunk {Index} ({Kind}) has a payload of {PayloadLength} bytes, which does not fit its kind";
+            problem = $"chunk {Index} ({Kind}) has a payload of {(uint)PayloadLength} bytes, which does not fit its kind";
         }
         if (problem is not null)
         {

@@ -70,6 +70,8 @@ public class DaemonNbdTests
         Assert.That(shrink.ExitCode, Is.EqualTo((int)ErrorCode.VolumeInUse), shrink.ToString());
         var revert = await daemon.RunCliAsync("volume", "revert", "default/v1@s1");
         Assert.That(revert.ExitCode, Is.EqualTo((int)ErrorCode.VolumeInUse), revert.ToString());
+        Assert.That(shrink.Stderr + revert.Stderr, Does.Contain("disconnect them first").And.Not.Contain("--force"),
+            "resize and revert have no --force to offer");
         Assert.That((await daemon.Client.GetVolumeAsync(V)).SizeBytes, Is.EqualTo(16 * ByteSize.MiB), "nothing changed");
 
         var grow = await daemon.RunCliAsync("volume", "resize", "default/v1", "32M");

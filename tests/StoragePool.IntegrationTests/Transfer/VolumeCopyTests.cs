@@ -1,6 +1,7 @@
 using System.Text.Json;
 using StoragePool.Api;
 using StoragePool.Core.Errors;
+using StoragePool.Core.Naming;
 using StoragePool.IntegrationTests.Harness;
 using StoragePool.Testing;
 
@@ -129,6 +130,23 @@ public sealed class VolumeCopyTests : TransferTestBase
         var broken = NewName("cut");
         AssertFails(await Source.RunCliAsync("volume", "import", truncated, broken), ErrorCode.InvalidArgument, "truncated");
         AssertFails(await Source.RunCliAsync("volume", "show", broken), ErrorCode.VolumeNotFound, "not");
+    }
+
+    [Test]
+    public async Task An_empty_volume_made_by_touch_exports_imports_and_copies()
+    {
+        var name = NewName("empty");
+        await Tools.OutputAsync("touch", Path.Combine(Source.FuseMount, "default", "volumes", name["default/".Length..]));
+        Assert.That((await Source.Client.GetVolumeAsync(VolumeRef.Parse(name))).SizeBytes, Is.Zero);
+        var file = Path.Combine(Source.Root, name.Replace('/', '-') + ".spvol");
+
+        (await Source.RunCliAsync("volume", "export", name, file)).Succeeded();
+        var restored = NewName("restored");
+        (await Source.RunCliAsync("volume", "import", file, restored)).Succeeded();
+        (await Source.RunCliAsync("volume", "copy", name, "--to", DestinationUrl)).Succeeded();
+
+        Assert.That((await Source.Client.GetVolumeAsync(VolumeRef.Parse(restored))).SizeBytes, Is.Zero);
+        Assert.That((await Destination.Client.GetVolumeAsync(VolumeRef.Parse(name))).SizeBytes, Is.Zero);
     }
 
     [Test]
