@@ -29,27 +29,27 @@ public sealed class StoragePoolClient : IDisposable
     }
 
     /// <summary>A client for the daemon listening on a unix socket.</summary>
-    public static StoragePoolClient ForUnixSocket(string socketPath, string? token)
+    public static StoragePoolClient ForUnixSocket(string socketPath, string? token) =>
+        Create(UnixSocketHandler(socketPath), new Uri("http://localhost"), token, $"the daemon's socket {socketPath}", socketPath);
+
+    /// <summary>An HTTP handler whose every connection is to the unix socket at <paramref name="socketPath"/>.</summary>
+    public static SocketsHttpHandler UnixSocketHandler(string socketPath) => new()
     {
-        var handler = new SocketsHttpHandler
+        ConnectCallback = async (_, ct) =>
         {
-            ConnectCallback = async (_, ct) =>
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
             {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return Create(handler, new Uri("http://localhost"), token, $"the daemon's socket {socketPath}", socketPath);
-    }
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
 
     /// <summary>A client for a daemon's TCP address, e.g. <c>http://10.0.0.2:7100</c>.</summary>
     public static StoragePoolClient ForUrl(Uri url, string? token) =>

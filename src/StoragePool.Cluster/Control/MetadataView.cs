@@ -53,44 +53,14 @@ internal sealed class MetadataView
             string? problem;
             try
             {
-                switch (key.Kind)
+                problem = key.Kind switch
                 {
-                    case ObjectKind.Store:
-                        var store = MetadataJson.Store(kv.Value);
-                        problem = RecordRules.Problem(store, key.Name);
-                        if (problem is null)
-                        {
-                            stores.Add(store);
-                        }
-                        break;
-                    case ObjectKind.Pool:
-                        var pool = MetadataJson.Pool(kv.Value);
-                        problem = RecordRules.Problem(pool, key.Name);
-                        if (problem is null)
-                        {
-                            pools.Add(pool);
-                        }
-                        break;
-                    case ObjectKind.Volume:
-                        var volume = MetadataJson.Volume(kv.Value);
-                        problem = RecordRules.Problem(volume, key.Name);
-                        if (problem is null)
-                        {
-                            volumes.Add(volume);
-                        }
-                        break;
-                    case ObjectKind.Snapshot:
-                        var snapshot = MetadataJson.Snapshot(kv.Value);
-                        problem = RecordRules.Problem(snapshot, key.Name);
-                        if (problem is null)
-                        {
-                            snapshots.Add(snapshot);
-                        }
-                        break;
-                    default:
-                        problem = null;
-                        break;
-                }
+                    ObjectKind.Store => Take(MetadataJson.Store(kv.Value), key.Name, RecordRules.Problem, stores),
+                    ObjectKind.Pool => Take(MetadataJson.Pool(kv.Value), key.Name, RecordRules.Problem, pools),
+                    ObjectKind.Volume => Take(MetadataJson.Volume(kv.Value), key.Name, RecordRules.Problem, volumes),
+                    ObjectKind.Snapshot => Take(MetadataJson.Snapshot(kv.Value), key.Name, RecordRules.Problem, snapshots),
+                    _ => null,
+                };
             }
             catch (Exception e) when (e is JsonException or InvalidDataException or NotSupportedException)
             {
@@ -116,6 +86,17 @@ internal sealed class MetadataView
                 : $"its volume '{s.Pool}/{s.Volume}' ({s.VolumeId}) does not exist",
             s => MetadataKeys.Snapshot(s.Pool, s.Volume, s.Name), raw, quarantined);
         return new MetadataView(range.Revision, stores, pools, volumes, snapshots, quarantined);
+    }
+
+    /// <summary>Adds the record to its list when the rules find nothing wrong with it; returns what they found.</summary>
+    private static string? Take<T>(T record, string keyName, Func<T, string, string?> rules, List<T> into)
+    {
+        var problem = rules(record, keyName);
+        if (problem is null)
+        {
+            into.Add(record);
+        }
+        return problem;
     }
 
     private static void SetAside<T>(List<T> records, Func<T, string?> problem, Func<T, string> key,

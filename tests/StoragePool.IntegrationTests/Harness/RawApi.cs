@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using StoragePool.Api;
 using StoragePool.Core.Errors;
 
 namespace StoragePool.IntegrationTests.Harness;
@@ -42,25 +43,9 @@ public sealed class RawApi : IDisposable
 
     public RawApi(DaemonProcess daemon)
     {
-        var socketPath = _socketPath = daemon.ApiSocket;
+        _socketPath = daemon.ApiSocket;
         _token = daemon.Token;
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        })
+        _http = new HttpClient(StoragePoolClient.UnixSocketHandler(_socketPath))
         {
             BaseAddress = new Uri("http://localhost"),
             Timeout = TimeSpan.FromSeconds(30),
