@@ -22,6 +22,10 @@ internal static class Status
                 var volumes = await client.ListVolumesAsync(null, ct);
                 cli.Output.Section("Summary", Views.Summary(status));
                 cli.Output.Section("Stores", status.Stores, Views.StoreSummaryColumns);
+                foreach (var store in status.Stores.Where(s => s.Warning is not null))
+                {
+                    cli.Output.Note($"store '{store.Name}': {store.Warning}");
+                }
                 cli.Output.Section("Pools", status.Pools, Views.PoolColumns);
                 cli.Output.Section("Volumes", volumes, Views.VolumeSummaryColumns);
             });

@@ -20,6 +20,15 @@ public class AdmissionTests
     }
 
     [Test]
+    public void A_store_that_refuses_new_volumes_says_why_before_anyone_asks()
+    {
+        Assert.That(Admission.Warning(Store, Usage, 150 * ByteSize.GiB), Is.Null);
+        Assert.That(Admission.Warning(Store, Usage with { FreeBytes = 10 * ByteSize.GiB - 1 }, 0),
+            Does.Contain("below the 10% watermark").And.Contain("refused"));
+        Assert.That(Admission.Warning(Store, Usage, 200 * ByteSize.GiB), Does.Contain("provisioned to its limit (2× capacity)"));
+    }
+
+    [Test]
     public void Nothing_is_admitted_when_free_space_is_below_the_watermark()
     {
         var low = Usage with { FreeBytes = 10 * ByteSize.GiB - 1 };

@@ -794,8 +794,10 @@ public sealed class PoolManager : IDisposable
         var pools = all.Pools.Where(p => p.Store == record.Name).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var allocated = all.Volumes.Where(v => pools.Contains(v.Pool)).Sum(v => AllocatedOf(all, v))
             + all.Snapshots.Where(s => pools.Contains(s.Pool)).Sum(s => AllocatedOf(all, s));
+        var provisioned = all.ProvisionedBytes(record.Name);
         return new StoreInfo(record.Name, record.Backend, record.Path, usage.CapacityBytes, usage.FreeBytes,
-            all.ProvisionedBytes(record.Name), allocated, record.OvercommitRatio, record.WatermarkPercent, pools.Count);
+            provisioned, allocated, record.OvercommitRatio, record.WatermarkPercent, pools.Count,
+            Admission.Warning(record, usage, provisioned));
     }
 
     private PoolInfo PoolInfoOf(PoolRecord record, MetadataView all)

@@ -36,6 +36,24 @@ public static class Admission
     public static long ProvisionLimit(StoreRecord store, StoreUsage usage) =>
         (long)Math.Min(long.MaxValue, usage.CapacityBytes * store.OvercommitRatio);
 
+    /// <summary>
+    /// What an admin should know of a store now, or null: free space under the watermark, or volumes provisioned to the
+    /// over-commit limit. Either way new volumes, grows, snapshots and clones there are refused (<see cref="Check"/>).
+    /// </summary>
+    public static string? Warning(StoreRecord store, StoreUsage usage, long provisioned)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (usage.FreeBytes < WatermarkBytes(store, usage))
+        {
+            return $"{ByteSize.Format(usage.FreeBytes)} free, below the {store.WatermarkPercent}% watermark: " +
+                "new volumes, grows, snapshots and clones are refused until space is freed";
+        }
+        return provisioned >= ProvisionLimit(store, usage)
+            ? $"provisioned to its limit ({store.OvercommitRatio}× capacity): new volumes, grows, snapshots and clones are " +
+              "refused until volumes are deleted or the over-commit ratio is raised"
+            : null;
+    }
+
     /// <summary>Throws <see cref="ErrorCode.NoSpace"/> when adding <paramref name="extraProvisioned"/> bytes is refused.</summary>
     /// <param name="provisioned">sum of the sizes of the store's volumes and snapshots now (a snapshot can come to hold as much as its volume).</param>
     /// <param name="extraAllocated">bytes the operation writes at once (a sparse copy), 0 for thin operations.</param>

@@ -13,7 +13,8 @@ public sealed record StoreInfo(
     long AllocatedBytes,
     double OvercommitRatio,
     double WatermarkPercent,
-    int PoolCount);
+    int PoolCount,
+    string? Warning = null);
 
 public sealed record PoolInfo(
     string Name,

@@ -1,7 +1,28 @@
+using StoragePool.Core.Errors;
+using StoragePool.IntegrationTests.Harness;
 namespace StoragePool.IntegrationTests.Cli;
 
 public sealed class StatusCommandTests : CliTestBase
 {
+    [Test]
+    public async Task Status_says_when_a_store_refuses_new_volumes_and_why()
+    {
+        // a daemon of its own: the other CLI tests share one, and expect a status with nothing to warn of
+        await using var daemon = await DaemonProcess.StartAsync(extraArgs: ["--no-default-pool"]);
+        var full = Directory.CreateDirectory(Path.Combine(daemon.Root, "full")).FullName;
+        (await daemon.RunCliAsync("store", "add", "full", "--path", full, "--watermark", "99")).Succeeded();
+
+        var status = (await daemon.RunCliAsync("status")).Succeeded();
+        var json = (await daemon.RunCliAsync("status", "--json")).Succeeded();
+        var refused = await daemon.RunCliAsync("pool", "create", "p", "--store", "full");
+
+        Assert.That(status.Stderr, Does.Contain("storagepool: note: store 'full': ").And.Contain("below the 99% watermark"));
+        Assert.That(json.Stdout, Does.Contain("\"warning\": \"").And.Contain("watermark"));
+        Assert.That(refused.ExitCode, Is.Zero, "a pool takes no space");
+        var create = await daemon.RunCliAsync("volume", "create", "p/v", "1G");
+        Assert.That(create.ExitCode, Is.EqualTo((int)ErrorCode.NoSpace), "what status warned of");
+    }
+
     [Test]
     public async Task Status_shows_stores_pools_volumes_and_space_as_plain_text_when_redirected()
     {
