@@ -73,18 +73,17 @@ internal sealed class MetadataView
         }
         // then what refers to something that is not there (or was just set aside): a pool without its store, a volume
         // without its pool, a snapshot without its volume
-        var raw = range.Items.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         var storeNames = stores.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         SetAside(pools, p => storeNames.Contains(p.Store) ? null : $"its store '{p.Store}' does not exist",
-            p => MetadataKeys.Pool(p.Name), raw, quarantined);
+            p => MetadataKeys.Pool(p.Name), range, quarantined);
         var poolNames = pools.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         SetAside(volumes, v => poolNames.Contains(v.Pool) ? null : $"its pool '{v.Pool}' does not exist",
-            v => MetadataKeys.Volume(v.Pool, v.Name), raw, quarantined);
+            v => MetadataKeys.Volume(v.Pool, v.Name), range, quarantined);
         var volumeIds = volumes.Select(v => (v.Id, v.Pool, v.Name)).ToHashSet();
         SetAside(snapshots, s => volumeIds.Contains((s.VolumeId, s.Pool, s.Volume))
                 ? null
                 : $"its volume '{s.Pool}/{s.Volume}' ({s.VolumeId}) does not exist",
-            s => MetadataKeys.Snapshot(s.Pool, s.Volume, s.Name), raw, quarantined);
+            s => MetadataKeys.Snapshot(s.Pool, s.Volume, s.Name), range, quarantined);
         return new MetadataView(range.Revision, stores, pools, volumes, snapshots, quarantined);
     }
 
@@ -99,8 +98,12 @@ internal sealed class MetadataView
         return problem;
     }
 
-    private static void SetAside<T>(List<T> records, Func<T, string?> problem, Func<T, string> key,
-        Dictionary<string, byte[]> raw, List<QuarantinedRecord> quarantined)
+    /// <summary>
+    /// Moves the records <paramref name="problem"/> finds fault with to <paramref name="quarantined"/>, with their bytes
+    /// as stored (looked up only then: this runs on every read, and almost never finds anything).
+    /// </summary>
+    private static void SetAside<T>(List<T> records, Func<T, string?> problem, Func<T, string> key, RangeResult range,
+        List<QuarantinedRecord> quarantined)
     {
         records.RemoveAll(record =>
         {
@@ -108,7 +111,8 @@ internal sealed class MetadataView
             {
                 return false;
             }
-            quarantined.Add(new QuarantinedRecord(key(record), raw[key(record)], reason));
+            var stored = key(record);
+            quarantined.Add(new QuarantinedRecord(stored, range.Items.First(kv => kv.Key == stored).Value, reason));
             return true;
         });
     }
