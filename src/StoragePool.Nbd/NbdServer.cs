@@ -152,7 +152,8 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>
     /// Looks at every connection a few times per <see cref="NbdServerOptions.StuckRequestAfter"/> for requests that have
-    /// waited longer for their reply; each is logged once and counted. Ends when the server stops.
+    /// waited longer for their reply: each is counted once, and each connection logs its first and when it answers in
+    /// time again. Ends when the server stops.
     /// </summary>
     private async Task WatchAsync()
     {

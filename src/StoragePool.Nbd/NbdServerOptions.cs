@@ -36,8 +36,9 @@ public sealed record NbdServerOptions
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// A request unanswered for longer is logged once, with what its connection is doing, and counted in
-    /// <c>storagepool_nbd_stuck_requests_total</c>: a client waiting that long sees a frozen disk.
+    /// A request unanswered for longer is counted in <c>storagepool_nbd_stuck_requests_total</c>, and the first such
+    /// request of a connection is logged with what the connection is doing: a client waiting that long sees a frozen
+    /// disk.
     /// </summary>
     public TimeSpan StuckRequestAfter { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -52,7 +52,8 @@ public static class StorePaths
             {
                 return $"'{full}' holds the daemon's data directory {data}; give a directory of its own";
             }
-            if (IsWithin(full, data) && !IsWithin(full, Path.Combine(data, "stores")) || full == Path.Combine(data, "stores"))
+            var storesFolder = Path.Combine(data, "stores");
+            if (full == storesFolder || (IsWithin(full, data) && !IsWithin(full, storesFolder)))
             {
                 return $"'{full}' is inside the daemon's data directory {data}; give a directory of its own (or one under {data}/stores)";
             }

@@ -166,7 +166,7 @@ internal static class DaemonHost
     /// <summary>The data directory: the daemon's user's alone, made so or taken back to that.</summary>
     private static void PrivateDirectory(string path)
     {
-        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(path);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

@@ -119,7 +119,8 @@ public sealed class FileStore : IVolumeStore
                 "make it writable for the user the daemon runs as, or choose another directory", ex);
         }
         return Libc.RealPath(path)
-            ?? throw InvalidPath($"store path '{path}' cannot be resolved ({Marshal.GetLastPInvokeError()}); give a directory that exists");
+            ?? throw InvalidPath($"store path '{path}' cannot be resolved ({Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}); " +
+                "give a directory that exists");
 
         static StoragePoolException InvalidPath(string message) => new(ErrorCode.StorePathInvalid, message);
     }
